@@ -1,6 +1,6 @@
 //! Checked conversion between f32 and IEEE fp16.
 
-use crate::{f16, ElementError};
+use crate::{f16, ElementError, F16_MAX};
 
 /// Converts to f16, rejecting values that would overflow to infinity (|v| > 65504 after rounding).
 /// Values below f16's smallest subnormal round to zero, as pgvector's halfvec does.
@@ -17,6 +17,7 @@ pub fn f32_to_f16_checked(values: &[f32]) -> Result<Vec<f16>, ElementError> {
                 Err(ElementError::OutOfRange {
                     index,
                     value: f64::from(v),
+                    max: F16_MAX,
                 })
             } else {
                 Ok(h)
@@ -36,7 +37,7 @@ pub fn f64_to_f16_checked(values: &[f64]) -> Result<Vec<f16>, ElementError> {
             }
             let h = f16::from_f64(v);
             if h.is_infinite() {
-                Err(ElementError::OutOfRange { index, value: v })
+                Err(ElementError::OutOfRange { index, value: v, max: F16_MAX })
             } else {
                 Ok(h)
             }
@@ -66,7 +67,8 @@ mod tests {
             f32_to_f16_checked(&[1.0, 70000.0]),
             Err(ElementError::OutOfRange {
                 index: 1,
-                value: 70000.0
+                value: 70000.0,
+                max: F16_MAX
             })
         );
         assert_eq!(

@@ -15,6 +15,9 @@ pub mod text;
 /// Largest number of dimensions a vector may have (as pgvector's `vector`).
 pub const MAX_DIM: usize = 16_000;
 
+/// Largest finite f16 magnitude.
+pub const F16_MAX: f64 = 65504.0;
+
 pub use half::f16;
 pub use kernels::{active_kernel_name, Kernel};
 
@@ -27,8 +30,8 @@ pub enum ElementError {
     TooManyDimensions { dims: usize },
     /// NaN or an infinity at this 0-based index.
     NotFinite { index: usize },
-    /// The value does not fit the storage type (f16 overflow) at this 0-based index.
-    OutOfRange { index: usize, value: f64 },
+    /// The value does not fit the storage type at this 0-based index; `max` is the type's limit.
+    OutOfRange { index: usize, value: f64, max: f64 },
 }
 
 impl std::fmt::Display for ElementError {
@@ -41,9 +44,9 @@ impl std::fmt::Display for ElementError {
             ElementError::NotFinite { index } => {
                 write!(f, "NaN and infinity are not allowed in a vector (element {})", index + 1)
             }
-            ElementError::OutOfRange { index, value } => write!(
+            ElementError::OutOfRange { index, value, max } => write!(
                 f,
-                "value {value} at element {} is out of range for half precision (at most 65504 in magnitude)",
+                "value {value:e} at element {} is out of range (the largest magnitude allowed is {max:e})",
                 index + 1
             ),
         }

@@ -106,6 +106,7 @@ fn parse_element(token: &str, position: usize, index: usize) -> Result<f32, Pars
         ElementError::OutOfRange {
             index,
             value: token.parse::<f64>().unwrap_or(f64::INFINITY),
+            max: f64::from(f32::MAX),
         }
     };
     Err(ParseError::Element { position, error })

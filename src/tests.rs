@@ -1,0 +1,3 @@
+//! In-server tests (`cargo pgrx test`), added per feature.
+#[pgrx::pg_schema]
+mod tests {}

@@ -1,0 +1,15 @@
+//! The `tasbvec` (f32) and `tasbhalf` (f16) types: one varlena layout, two element types.
+
+pub mod arrays;
+pub mod casts;
+pub mod io;
+pub mod typmod;
+pub mod varlena;
+
+
+
+pgrx::extension_sql!(
+    "CREATE TYPE tasbvec;\nCREATE TYPE tasbhalf;",
+    name = "shell_types",
+    bootstrap
+);
