@@ -4,7 +4,12 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 /// Raises an ERROR (a Rust panic that pgrx turns into a Postgres error at the FFI boundary).
-pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, detail: Option<String>, hint: Option<&str>) -> ! {
+pub fn raise(
+    code: PgSqlErrorCode,
+    message: impl Into<String>,
+    detail: Option<String>,
+    hint: Option<&str>,
+) -> ! {
     let mut report = ErrorReport::new(code, message.into(), "tasb");
     if let Some(detail) = detail {
         report = report.set_detail(detail);

@@ -8,7 +8,10 @@ use tasb_vecmath::distance::{self, Elements};
 use tasb_vecmath::f16;
 
 #[inline]
-fn operands<'a, A: Element, B: Element>(a: &VecArg<'a, A>, b: &VecArg<'a, B>) -> (Elements<'a>, Elements<'a>) {
+fn operands<'a, A: Element, B: Element>(
+    a: &VecArg<'a, A>,
+    b: &VecArg<'a, B>,
+) -> (Elements<'a>, Elements<'a>) {
     if a.dims() != b.dims() {
         dimension_mismatch(a.dims(), b.dims());
     }
@@ -49,9 +52,30 @@ macro_rules! distance_functions {
 }
 
 distance_functions!(f32, f32, ip_vec_vec, nip_vec_vec, cos_vec_vec, l2_vec_vec);
-distance_functions!(f16, f16, ip_half_half, nip_half_half, cos_half_half, l2_half_half);
-distance_functions!(f32, f16, ip_vec_half, nip_vec_half, cos_vec_half, l2_vec_half);
-distance_functions!(f16, f32, ip_half_vec, nip_half_vec, cos_half_vec, l2_half_vec);
+distance_functions!(
+    f16,
+    f16,
+    ip_half_half,
+    nip_half_half,
+    cos_half_half,
+    l2_half_half
+);
+distance_functions!(
+    f32,
+    f16,
+    ip_vec_half,
+    nip_vec_half,
+    cos_vec_half,
+    l2_vec_half
+);
+distance_functions!(
+    f16,
+    f32,
+    ip_half_vec,
+    nip_half_vec,
+    cos_half_vec,
+    l2_half_vec
+);
 
 #[pg_extern(immutable, parallel_safe, strict, name = "vector_dims", requires = ["vector_types"])]
 fn tasbvec_dims(v: VecArg<f32>) -> i32 {
@@ -97,7 +121,17 @@ $$;
 "#,
     name = "distance_operators",
     requires = [
-        nip_vec_vec, cos_vec_vec, l2_vec_vec, nip_half_half, cos_half_half, l2_half_half,
-        nip_vec_half, cos_vec_half, l2_vec_half, nip_half_vec, cos_half_vec, l2_half_vec
+        nip_vec_vec,
+        cos_vec_vec,
+        l2_vec_vec,
+        nip_half_half,
+        cos_half_half,
+        l2_half_half,
+        nip_vec_half,
+        cos_vec_half,
+        l2_vec_half,
+        nip_half_vec,
+        cos_half_vec,
+        l2_half_vec
     ]
 );

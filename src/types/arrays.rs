@@ -38,7 +38,11 @@ impl<'a, E: ArrayElement> ArrayArg<'a, E> {
 }
 
 impl<E: ArrayElement> FromDatum for ArrayArg<'_, E> {
-    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<Self> {
         if is_null {
             return None;
         }
@@ -49,7 +53,12 @@ impl<E: ArrayElement> FromDatum for ArrayArg<'_, E> {
             let ptr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
             let mut raw = pgrx::array::RawArray::from_ptr(NonNull::new_unchecked(ptr));
             if raw.oid() != E::ELEMENT_OID {
-                raise(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("expected {}", E::SQL), None, None);
+                raise(
+                    PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                    format!("expected {}", E::SQL),
+                    None,
+                    None,
+                );
             }
             if raw.dims().len() > 1 {
                 raise(
@@ -68,7 +77,9 @@ impl<E: ArrayElement> FromDatum for ArrayArg<'_, E> {
                 );
             }
             let data: NonNull<[E]> = raw.data::<E>();
-            Some(ArrayArg { values: &*data.as_ptr() })
+            Some(ArrayArg {
+                values: &*data.as_ptr(),
+            })
         }
     }
 }
@@ -78,7 +89,12 @@ unsafe impl<'fcx, E: ArrayElement> ArgAbi<'fcx> for ArrayArg<'fcx, E> {
         // SAFETY: pgrx calls this only for arguments of this SQL type; STRICT functions never see NULL.
         match unsafe { arg.unbox_arg_using_from_datum() } {
             Some(a) => a,
-            None => raise(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "array argument is NULL", None, None),
+            None => raise(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                "array argument is NULL",
+                None,
+                None,
+            ),
         }
     }
 }
@@ -88,7 +104,8 @@ macro_rules! sql_array {
         unsafe impl SqlTranslatable for ArrayArg<'_, $element> {
             const TYPE_IDENT: &'static str = concat!("tasb::ArrayArg::", $sql);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($sql));
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal($sql));
             const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Err(ReturnsError::Datum);
         }
     };

@@ -119,9 +119,19 @@ CREATE CAST (tasbhalf AS double precision[]) WITH FUNCTION tasbhalf_to_float8(ta
 "#,
     name = "vector_casts",
     requires = [
-        tasbvec_typmod_coerce, tasbhalf_typmod_coerce, tasbvec_to_tasbhalf, tasbhalf_to_tasbvec,
-        real_array_to_tasbvec, double_array_to_tasbvec, integer_array_to_tasbvec,
-        real_array_to_tasbhalf, double_array_to_tasbhalf, integer_array_to_tasbhalf,
-        tasbvec_to_float4, tasbvec_to_float8, tasbhalf_to_float4, tasbhalf_to_float8
+        tasbvec_typmod_coerce,
+        tasbhalf_typmod_coerce,
+        tasbvec_to_tasbhalf,
+        tasbhalf_to_tasbvec,
+        real_array_to_tasbvec,
+        double_array_to_tasbvec,
+        integer_array_to_tasbvec,
+        real_array_to_tasbhalf,
+        double_array_to_tasbhalf,
+        integer_array_to_tasbhalf,
+        tasbvec_to_float4,
+        tasbvec_to_float8,
+        tasbhalf_to_float4,
+        tasbhalf_to_float8
     ]
 );

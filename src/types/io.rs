@@ -15,13 +15,20 @@ pub fn element_error_code(error: &ElementError) -> PgSqlErrorCode {
     match error {
         ElementError::TooManyDimensions { .. } => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         ElementError::OutOfRange { .. } => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-        ElementError::Empty | ElementError::NotFinite { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+        ElementError::Empty | ElementError::NotFinite { .. } => {
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION
+        }
     }
 }
 
 /// Raises an element error for a value of type `T`.
 pub fn raise_element_error<T: Element>(error: &ElementError) -> ! {
-    raise(element_error_code(error), format!("invalid {} value: {error}", T::TYPE_NAME), None, None)
+    raise(
+        element_error_code(error),
+        format!("invalid {} value: {error}", T::TYPE_NAME),
+        None,
+        None,
+    )
 }
 
 fn parse_text<T: Element>(input: &CStr, typmod: i32) -> OwnedVec<T> {
@@ -33,9 +40,14 @@ fn parse_text<T: Element>(input: &CStr, typmod: i32) -> OwnedVec<T> {
         };
         let shown: String = literal.chars().take(60).collect();
         let ellipsis = if literal.chars().count() > 60 { "..." } else { "" };
+        let message = if e.is_syntax() {
+            format!("malformed {} literal: \"{shown}{ellipsis}\"", T::TYPE_NAME)
+        } else {
+            format!("invalid input for type {}: \"{shown}{ellipsis}\"", T::TYPE_NAME)
+        };
         raise(
             code,
-            format!("{} for type {}: \"{shown}{ellipsis}\"", e.message(), T::TYPE_NAME),
+            message,
             Some(e.detail()),
             Some("A vector is written as [1,2.5,-3e-2]: finite numbers, comma-separated, in brackets."),
         )
@@ -53,7 +65,12 @@ fn format_text<T: Element>(v: VecArg<T>) -> CString {
 
 fn receive<T: Element>(buffer: Internal, typmod: i32) -> OwnedVec<T> {
     let Some(datum) = buffer.unwrap() else {
-        raise(PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION, "no binary input buffer", None, None);
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
+            "no binary input buffer",
+            None,
+            None,
+        );
     };
     // SAFETY: a receive function's first argument is the StringInfo holding the message; we read
     // bytes [cursor, len) and mark them consumed, as Postgres requires of receive functions.
@@ -62,7 +79,10 @@ fn receive<T: Element>(buffer: Internal, typmod: i32) -> OwnedVec<T> {
         let start = (*buf).cursor as usize;
         let end = (*buf).len as usize;
         (*buf).cursor = (*buf).len;
-        std::slice::from_raw_parts(((*buf).data as *const u8).add(start), end.saturating_sub(start))
+        std::slice::from_raw_parts(
+            ((*buf).data as *const u8).add(start),
+            end.saturating_sub(start),
+        )
     };
     let values = T::decode_binary(bytes).unwrap_or_else(|e| {
         let code = match &e {
@@ -142,8 +162,15 @@ COMMENT ON TYPE tasbhalf IS 'dense vector of IEEE half-precision floats (arithme
 "#,
     name = "vector_types",
     requires = [
-        tasbvec_in, tasbvec_out, tasbvec_recv, tasbvec_send,
-        tasbhalf_in, tasbhalf_out, tasbhalf_recv, tasbhalf_send,
-        types::typmod::tasbvec_typmod_in, types::typmod::tasbhalf_typmod_in
+        tasbvec_in,
+        tasbvec_out,
+        tasbvec_recv,
+        tasbvec_send,
+        tasbhalf_in,
+        tasbhalf_out,
+        tasbhalf_recv,
+        tasbhalf_send,
+        types::typmod::tasbvec_typmod_in,
+        types::typmod::tasbhalf_typmod_in
     ]
 );

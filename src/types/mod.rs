@@ -6,8 +6,6 @@ pub mod io;
 pub mod typmod;
 pub mod varlena;
 
-
-
 pgrx::extension_sql!(
     "CREATE TYPE tasbvec;\nCREATE TYPE tasbhalf;",
     name = "shell_types",

@@ -15,7 +15,10 @@ pub fn parse_typmod(type_name: &str, list: Array<&CStr>) -> i32 {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!("invalid type modifier for {type_name}"),
-            Some(format!("Expected exactly one dimension count, got {} values.", items.len())),
+            Some(format!(
+                "Expected exactly one dimension count, got {} values.",
+                items.len()
+            )),
             hint,
         );
     };

@@ -18,8 +18,8 @@ use pgrx::pgrx_sql_entity_graph::metadata::{
 use pgrx::{FromDatum, IntoDatum, PgSqlErrorCode};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use tasb_vecmath::distance::Elements;
 use tasb_vecmath::binary::{self, BinaryError};
+use tasb_vecmath::distance::Elements;
 use tasb_vecmath::{f16, half_conv, ElementError};
 
 pub const HEADER_SIZE: usize = 8;
@@ -59,8 +59,16 @@ impl Element for f32 {
     fn from_f64s(values: &[f64]) -> Result<Vec<f32>, ElementError> {
         let narrowed: Vec<f32> = values.iter().map(|&v| v as f32).collect();
         // A finite f64 beyond f32's range becomes infinite here and is reported as out of range.
-        if let Some(index) = narrowed.iter().zip(values).position(|(n, v)| v.is_finite() && !n.is_finite()) {
-            return Err(ElementError::OutOfRange { index, value: values[index], max: f64::from(f32::MAX) });
+        if let Some(index) = narrowed
+            .iter()
+            .zip(values)
+            .position(|(n, v)| v.is_finite() && !n.is_finite())
+        {
+            return Err(ElementError::OutOfRange {
+                index,
+                value: values[index],
+                max_text: "3.4028235e38",
+            });
         }
         tasb_vecmath::check_elements(&narrowed)?;
         Ok(narrowed)
@@ -128,7 +136,10 @@ impl<'a, T: Element> VecArg<'a, T> {
         } else {
             (0, 0)
         };
-        if total < HEADER_SIZE || reserved != 0 || total < HEADER_SIZE + dims * std::mem::size_of::<T>() {
+        if total < HEADER_SIZE
+            || reserved != 0
+            || total < HEADER_SIZE + dims * std::mem::size_of::<T>()
+        {
             raise(
                 PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
                 format!("corrupt {} value", T::TYPE_NAME),
@@ -137,13 +148,19 @@ impl<'a, T: Element> VecArg<'a, T> {
             );
         }
         // SAFETY: bounds checked against the varlena size just above; alignment as explained.
-        let elements = unsafe { std::slice::from_raw_parts((ptr as *const u8).add(HEADER_SIZE) as *const T, dims) };
+        let elements = unsafe {
+            std::slice::from_raw_parts((ptr as *const u8).add(HEADER_SIZE) as *const T, dims)
+        };
         VecArg { elements }
     }
 }
 
 impl<T: Element> FromDatum for VecArg<'_, T> {
-    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<Self> {
         if is_null {
             None
         } else {
@@ -188,7 +205,10 @@ impl<T: Element> OwnedVec<T> {
             (*(ptr as *mut Header)).dims = dims as u16;
             let elements = std::slice::from_raw_parts_mut(ptr.add(HEADER_SIZE) as *mut T, dims);
             fill(elements);
-            OwnedVec { ptr: NonNull::new_unchecked(ptr), _element: PhantomData }
+            OwnedVec {
+                ptr: NonNull::new_unchecked(ptr),
+                _element: PhantomData,
+            }
         }
     }
 
@@ -222,14 +242,18 @@ macro_rules! sql_type {
         unsafe impl SqlTranslatable for VecArg<'_, $element> {
             const TYPE_IDENT: &'static str = concat!("tasb::", $sql);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($sql));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal($sql));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
         }
         unsafe impl SqlTranslatable for OwnedVec<$element> {
             const TYPE_IDENT: &'static str = concat!("tasb::", $sql);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($sql));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal($sql));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
         }
     };
 }

@@ -1,6 +1,6 @@
 //! Checked conversion between f32 and IEEE fp16.
 
-use crate::{f16, ElementError, F16_MAX};
+use crate::{f16, ElementError};
 
 /// Converts to f16, rejecting values that would overflow to infinity (|v| > 65504 after rounding).
 /// Values below f16's smallest subnormal round to zero, as pgvector's halfvec does.
@@ -17,7 +17,7 @@ pub fn f32_to_f16_checked(values: &[f32]) -> Result<Vec<f16>, ElementError> {
                 Err(ElementError::OutOfRange {
                     index,
                     value: f64::from(v),
-                    max: F16_MAX,
+                    max_text: "65504",
                 })
             } else {
                 Ok(h)
@@ -37,7 +37,11 @@ pub fn f64_to_f16_checked(values: &[f64]) -> Result<Vec<f16>, ElementError> {
             }
             let h = f16::from_f64(v);
             if h.is_infinite() {
-                Err(ElementError::OutOfRange { index, value: v, max: F16_MAX })
+                Err(ElementError::OutOfRange {
+                    index,
+                    value: v,
+                    max_text: "65504",
+                })
             } else {
                 Ok(h)
             }
@@ -68,7 +72,7 @@ mod tests {
             Err(ElementError::OutOfRange {
                 index: 1,
                 value: 70000.0,
-                max: F16_MAX
+                max_text: "65504"
             })
         );
         assert_eq!(

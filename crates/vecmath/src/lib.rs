@@ -15,9 +15,6 @@ pub mod text;
 /// Largest number of dimensions a vector may have (as pgvector's `vector`).
 pub const MAX_DIM: usize = 16_000;
 
-/// Largest finite f16 magnitude.
-pub const F16_MAX: f64 = 65504.0;
-
 pub use half::f16;
 pub use kernels::{active_kernel_name, Kernel};
 
@@ -30,8 +27,12 @@ pub enum ElementError {
     TooManyDimensions { dims: usize },
     /// NaN or an infinity at this 0-based index.
     NotFinite { index: usize },
-    /// The value does not fit the storage type at this 0-based index; `max` is the type's limit.
-    OutOfRange { index: usize, value: f64, max: f64 },
+    /// The value does not fit the storage type at this 0-based index; `max_text` is the type's limit.
+    OutOfRange {
+        index: usize,
+        value: f64,
+        max_text: &'static str,
+    },
 }
 
 impl std::fmt::Display for ElementError {
@@ -39,14 +40,26 @@ impl std::fmt::Display for ElementError {
         match self {
             ElementError::Empty => write!(f, "a vector must have at least 1 dimension"),
             ElementError::TooManyDimensions { dims } => {
-                write!(f, "a vector cannot have more than {MAX_DIM} dimensions, this one has {dims}")
+                write!(
+                    f,
+                    "a vector can have at most {MAX_DIM} dimensions, not {dims}"
+                )
             }
             ElementError::NotFinite { index } => {
-                write!(f, "NaN and infinity are not allowed in a vector (element {})", index + 1)
+                write!(
+                    f,
+                    "NaN and infinity are not allowed in a vector (element {})",
+                    index + 1
+                )
             }
-            ElementError::OutOfRange { index, value, max } => write!(
+            ElementError::OutOfRange {
+                index,
+                value,
+                max_text,
+                ..
+            } => write!(
                 f,
-                "value {value:e} at element {} is out of range (the largest magnitude allowed is {max:e})",
+                "value {value:e} at element {} is out of range (largest magnitude {max_text})",
                 index + 1
             ),
         }

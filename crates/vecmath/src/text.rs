@@ -22,14 +22,9 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// Short message for the ERROR line.
-    pub fn message(&self) -> String {
-        match self {
-            ParseError::Syntax { .. } | ParseError::InvalidNumber { .. } => {
-                "malformed vector literal".to_string()
-            }
-            ParseError::Element { error, .. } => error.to_string(),
-        }
+    /// True for a malformed literal, false for well-formed text with unacceptable values.
+    pub fn is_syntax(&self) -> bool {
+        !matches!(self, ParseError::Element { .. })
     }
 
     /// What was wrong and where, for the DETAIL line.
@@ -45,7 +40,15 @@ impl ParseError {
             ParseError::InvalidNumber { position, token } => {
                 format!("\"{token}\" at character {position} is not a valid number.")
             }
-            ParseError::Element { position, .. } => format!("At character {position}."),
+            ParseError::Element { position, error } => {
+                let text = error.to_string();
+                let mut chars = text.chars();
+                let first: String = chars
+                    .next()
+                    .map(|c| c.to_uppercase().collect())
+                    .unwrap_or_default();
+                format!("{first}{}, at character {position}.", chars.as_str())
+            }
         }
     }
 }
@@ -106,7 +109,7 @@ fn parse_element(token: &str, position: usize, index: usize) -> Result<f32, Pars
         ElementError::OutOfRange {
             index,
             value: token.parse::<f64>().unwrap_or(f64::INFINITY),
-            max: f64::from(f32::MAX),
+            max_text: "3.4028235e38",
         }
     };
     Err(ParseError::Element { position, error })
@@ -136,9 +139,11 @@ pub fn parse(text: &str) -> Result<Vec<f32>, ParseError> {
             return Err(cur.syntax("a number"));
         }
         if values.len() == MAX_DIM {
+            // Count the rest so the message can say how many there were.
+            let dims = MAX_DIM + 1 + text[cur.byte..].matches(',').count();
             return Err(ParseError::Element {
                 position,
-                error: ElementError::TooManyDimensions { dims: MAX_DIM + 1 },
+                error: ElementError::TooManyDimensions { dims },
             });
         }
         values.push(parse_element(token, position, values.len())?);

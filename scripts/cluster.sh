@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A local PostgreSQL 15 cluster for tasb on its own port: cluster.sh start|stop|status|psql.
+# Data lives in $TASB_PGDATA (default /var/tmp/tasb/data), the log in $TASB_PGDATA/log.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+bindir="$(pg_bindir)"
+cmd="${1:-status}"
+case "$cmd" in
+start)
+    as_root install -d -m 755 "$TASB_HOME"
+    for d in "$TASB_PGDATA" "$TASB_SOCKET_DIR"; do
+        as_root install -d -m 700 "$d"
+        if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$TASB_HOME" "$d"; fi
+    done
+    if [ ! -s "$TASB_PGDATA/PG_VERSION" ]; then
+        log "creating cluster in $TASB_PGDATA"
+        as_pg "$bindir/initdb" -D "$TASB_PGDATA" -A trust -U postgres >/dev/null
+        cat >>"$TASB_PGDATA/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$TASB_SOCKET_DIR'
+port = $TASB_PORT
+shared_buffers = '1GB'
+max_parallel_workers_per_gather = 2
+CONF
+    fi
+    if as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" status >/dev/null 2>&1; then
+        log "cluster already running on port $TASB_PORT"
+    else
+        as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" -l "$TASB_PGDATA/log" -w start >/dev/null
+        log "cluster started: port $TASB_PORT, socket $TASB_SOCKET_DIR, data $TASB_PGDATA"
+    fi
+    ;;
+stop)
+    as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+    log "cluster stopped"
+    ;;
+restart)
+    "$0" stop && "$0" start
+    ;;
+status)
+    as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" status
+    ;;
+psql)
+    shift
+    tasb_psql "$@"
+    ;;
+*)
+    die "usage: $0 start|stop|restart|status|psql [psql args]"
+    ;;
+esac

@@ -1,0 +1,32 @@
+# Shared settings for tasb's scripts. Source it; override any value from the environment.
+# shellcheck shell=bash
+TASB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export TASB_ROOT
+export PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
+# Where the local cluster lives: outside root's home, so the postgres user can read it.
+export TASB_HOME="${TASB_HOME:-/var/tmp/tasb}"
+export TASB_PGDATA="${TASB_PGDATA:-$TASB_HOME/data}"
+export TASB_SOCKET_DIR="${TASB_SOCKET_DIR:-$TASB_HOME/run}"
+export TASB_PORT="${TASB_PORT:-5499}"
+export TASB_SHARED="${TASB_SHARED:-$TASB_ROOT/../shared}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m[tasb]\033[0m %s\n' "$*" >&2; }
+die() { printf '[tasb] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Postgres refuses to run as root: as root, run server commands as the postgres user.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Root installs directly; others through sudo.
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+pg_bindir() { "$PG_CONFIG" --bindir; }
+
+# psql against the local cluster as the postgres superuser.
+tasb_psql() {
+    "$(pg_bindir)/psql" -X -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres "$@"
+}

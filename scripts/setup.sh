@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing tasb needs, skipping whatever is already there.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+PGRX_VERSION=0.18.1
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 clang libclang-dev sudo python3)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+    log "installing cargo-pgrx $PGRX_VERSION (about 4 minutes on 2 cores)"
+    cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+
+# Point pgrx at the system PostgreSQL 15; a bare `cargo pgrx init` would try to download one.
+if ! grep -qs "pg15" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+    log "initialising pgrx against $PG_CONFIG"
+    cargo pgrx init --pg15 "$PG_CONFIG"
+fi
+
+as_root install -d -m 755 "$TASB_HOME"
+if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$TASB_HOME"; fi
