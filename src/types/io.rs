@@ -111,7 +111,7 @@ fn tasbvec_out(v: VecArg<f32>) -> CString {
 }
 
 #[pg_extern(immutable, parallel_safe, strict, requires = ["shell_types"])]
-fn tasbvec_recv(buffer: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> OwnedVec<f32> {
+pub(crate) fn tasbvec_recv(buffer: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> OwnedVec<f32> {
     receive(buffer, typmod)
 }
 
@@ -131,7 +131,7 @@ fn tasbhalf_out(v: VecArg<f16>) -> CString {
 }
 
 #[pg_extern(immutable, parallel_safe, strict, requires = ["shell_types"])]
-fn tasbhalf_recv(buffer: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> OwnedVec<f16> {
+pub(crate) fn tasbhalf_recv(buffer: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> OwnedVec<f16> {
     receive(buffer, typmod)
 }
 

@@ -22,6 +22,9 @@ pub enum Kernel {
     Neon,
 }
 
+/// (a·b, a·a, b·b) of two slices.
+pub(crate) type DotAndNorms = fn(&[f32], &[f32]) -> (f32, f32, f32);
+
 /// Sums over two equally long slices (callers guarantee equal length).
 #[derive(Clone, Copy)]
 pub(crate) struct Kernels {
@@ -29,7 +32,7 @@ pub(crate) struct Kernels {
     pub dot: fn(&[f32], &[f32]) -> f32,
     pub squared_l2: fn(&[f32], &[f32]) -> f32,
     /// (a·b, a·a, b·b) in one pass, for cosine.
-    pub dot_and_norms: fn(&[f32], &[f32]) -> (f32, f32, f32),
+    pub dot_and_norms: DotAndNorms,
 }
 
 const SCALAR: Kernels = Kernels {

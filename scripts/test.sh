@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every test: formatting and lints, unit tests of the pure crates, in-server pgrx tests, and the
+# golden SQL tests against a locally installed build. Installs what it needs; safe to run again.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$TASB_ROOT"
+
+bash scripts/setup.sh
+log_file="$(mktemp)"
+trap 'rm -f "$log_file"' EXIT
+
+log "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "unit tests of the pure crates"
+cargo test --workspace --exclude tasb 2>&1 | tee -a "$log_file"
+
+log "in-server tests (cargo pgrx test)"
+if [ "$(id -u)" = 0 ]; then
+    # initdb refuses root: run the test server as postgres, in a directory it owns.
+    pgtest="$TASB_HOME/pgrx-test"
+    install -d -o postgres -g postgres "$pgtest"
+    cargo pgrx test pg15 --runas postgres --pgdata "$pgtest" 2>&1 | tee -a "$log_file"
+else
+    cargo pgrx test pg15 2>&1 | tee -a "$log_file"
+fi
+
+log "golden SQL tests (release build in the local cluster)"
+bash scripts/install.sh
+bash scripts/cluster.sh start
+tests/regress.sh 2>&1 | tee -a "$log_file"
+
+passed=$(grep -Eo '[0-9]+ passed' "$log_file" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log_file" | awk '{s += $1} END {print s + 0}')
+echo "all: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
