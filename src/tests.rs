@@ -18,14 +18,26 @@ mod tests {
         }
     }
 
-    #[pg_test(error = "invalid binary tasbvec value: binary vector reserved field must be 0, not 7")]
+    #[pg_test(
+        error = "invalid binary tasbvec value: binary vector reserved field must be 0, not 7"
+    )]
     fn recv_rejects_a_nonzero_reserved_field() {
-        tasbvec_recv(message(&[0, 1, 0, 7, 0x3f, 0x80, 0, 0]), pg_sys::InvalidOid, -1);
+        tasbvec_recv(
+            message(&[0, 1, 0, 7, 0x3f, 0x80, 0, 0]),
+            pg_sys::InvalidOid,
+            -1,
+        );
     }
 
-    #[pg_test(error = "invalid binary tasbvec value: binary vector of 2 dimensions needs 8 bytes of elements, got 4")]
+    #[pg_test(
+        error = "invalid binary tasbvec value: binary vector of 2 dimensions needs 8 bytes of elements, got 4"
+    )]
     fn recv_rejects_a_truncated_body() {
-        tasbvec_recv(message(&[0, 2, 0, 0, 0x3f, 0x80, 0, 0]), pg_sys::InvalidOid, -1);
+        tasbvec_recv(
+            message(&[0, 2, 0, 0, 0x3f, 0x80, 0, 0]),
+            pg_sys::InvalidOid,
+            -1,
+        );
     }
 
     #[pg_test(error = "invalid binary tasbvec value: binary vector header needs 4 bytes, got 2")]
@@ -33,9 +45,15 @@ mod tests {
         tasbvec_recv(message(&[0, 2]), pg_sys::InvalidOid, -1);
     }
 
-    #[pg_test(error = "invalid binary tasbvec value: NaN and infinity are not allowed in a vector (element 1)")]
+    #[pg_test(
+        error = "invalid binary tasbvec value: NaN and infinity are not allowed in a vector (element 1)"
+    )]
     fn recv_rejects_nan() {
-        tasbvec_recv(message(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0]), pg_sys::InvalidOid, -1);
+        tasbvec_recv(
+            message(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0]),
+            pg_sys::InvalidOid,
+            -1,
+        );
     }
 
     #[pg_test(error = "invalid binary tasbhalf value: a vector must have at least 1 dimension")]
@@ -45,13 +63,22 @@ mod tests {
 
     #[pg_test(error = "expected 3 dimensions, not 1")]
     fn recv_enforces_the_column_modifier() {
-        tasbvec_recv(message(&[0, 1, 0, 0, 0x3f, 0x80, 0, 0]), pg_sys::InvalidOid, 3);
+        tasbvec_recv(
+            message(&[0, 1, 0, 0, 0x3f, 0x80, 0, 0]),
+            pg_sys::InvalidOid,
+            3,
+        );
     }
 
     #[pg_test]
     fn simd_kernel_is_reported() {
-        let kernel = Spi::get_one::<String>("SELECT tasb_simd_kernel()").unwrap().unwrap();
-        assert!(["scalar", "avx2+fma", "avx512f", "neon"].contains(&kernel.as_str()), "{kernel}");
+        let kernel = Spi::get_one::<String>("SELECT tasb_simd_kernel()")
+            .unwrap()
+            .unwrap();
+        assert!(
+            ["scalar", "avx2+fma", "avx512f", "neon"].contains(&kernel.as_str()),
+            "{kernel}"
+        );
     }
 
     /// Deterministic pseudo-random elements, independent of any SQL function.
@@ -93,7 +120,15 @@ mod tests {
             let mut reference: Vec<(f64, i64)> = rows
                 .iter()
                 .enumerate()
-                .map(|(id, v)| (v.iter().zip(&query).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum(), id as i64))
+                .map(|(id, v)| {
+                    (
+                        v.iter()
+                            .zip(&query)
+                            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                            .sum(),
+                        id as i64,
+                    )
+                })
                 .collect();
             reference.sort_by(|a, b| b.0.total_cmp(&a.0));
             let tenth = reference[9].0;
@@ -105,7 +140,10 @@ mod tests {
             assert_eq!(got.len(), 10);
             for id in got {
                 let score = reference.iter().find(|(_, i)| *i == id).unwrap().0;
-                assert!(score >= tenth - 1e-4, "query {q}: row {id} scores {score}, 10th best is {tenth}");
+                assert!(
+                    score >= tenth - 1e-4,
+                    "query {q}: row {id} scores {score}, 10th best is {tenth}"
+                );
             }
             let best = Spi::get_one::<f64>(&format!(
                 "SELECT -(emb <#> '{}') FROM passages ORDER BY emb <#> '{}' LIMIT 1",
@@ -114,7 +152,11 @@ mod tests {
             ))
             .unwrap()
             .unwrap();
-            assert!((best - reference[0].0).abs() < 1e-4, "best {best} vs reference {}", reference[0].0);
+            assert!(
+                (best - reference[0].0).abs() < 1e-4,
+                "best {best} vs reference {}",
+                reference[0].0
+            );
         }
     }
 }

@@ -131,7 +131,11 @@ fn tasbhalf_out(v: VecArg<f16>) -> CString {
 }
 
 #[pg_extern(immutable, parallel_safe, strict, requires = ["shell_types"])]
-pub(crate) fn tasbhalf_recv(buffer: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> OwnedVec<f16> {
+pub(crate) fn tasbhalf_recv(
+    buffer: Internal,
+    _type_oid: pg_sys::Oid,
+    typmod: i32,
+) -> OwnedVec<f16> {
     receive(buffer, typmod)
 }
 

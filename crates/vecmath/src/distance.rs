@@ -3,7 +3,6 @@
 
 use crate::f16;
 use crate::kernels::active;
-use half::slice::HalfFloatSliceExt;
 
 /// A borrowed vector in either storage precision.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +37,7 @@ fn for_each_chunk<T>(
         add(f(x, y));
         return;
     }
+    let widen_f16 = active().widen_f16;
     let n = a.len().min(b.len());
     let mut buf_a = [0.0f32; CHUNK];
     let mut buf_b = [0.0f32; CHUNK];
@@ -45,18 +45,24 @@ fn for_each_chunk<T>(
     while start < n {
         let end = (start + CHUNK).min(n);
         let len = end - start;
-        let xa = widen(a, start, end, &mut buf_a[..len]);
-        let xb = widen(b, start, end, &mut buf_b[..len]);
+        let xa = widen(a, start, end, &mut buf_a[..len], widen_f16);
+        let xb = widen(b, start, end, &mut buf_b[..len], widen_f16);
         add(f(xa, xb));
         start = end;
     }
 }
 
-fn widen<'a>(v: Elements<'a>, start: usize, end: usize, buf: &'a mut [f32]) -> &'a [f32] {
+fn widen<'a>(
+    v: Elements<'a>,
+    start: usize,
+    end: usize,
+    buf: &'a mut [f32],
+    widen_f16: fn(&[f16], &mut [f32]),
+) -> &'a [f32] {
     match v {
         Elements::F32(s) => &s[start..end],
         Elements::F16(s) => {
-            s[start..end].convert_to_f32_slice(buf);
+            widen_f16(&s[start..end], buf);
             buf
         }
     }

@@ -11,6 +11,7 @@ pub(crate) mod tests_rng;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+use half::f16;
 use std::sync::OnceLock;
 
 /// The instruction set a kernel uses.
@@ -33,6 +34,8 @@ pub(crate) struct Kernels {
     pub squared_l2: fn(&[f32], &[f32]) -> f32,
     /// (a·b, a·a, b·b) in one pass, for cosine.
     pub dot_and_norms: DotAndNorms,
+    /// Widens f16 to f32 (`dst.len() == src.len()`).
+    pub widen_f16: fn(&[f16], &mut [f32]),
 }
 
 const SCALAR: Kernels = Kernels {
@@ -40,6 +43,7 @@ const SCALAR: Kernels = Kernels {
     dot: scalar::dot,
     squared_l2: scalar::squared_l2,
     dot_and_norms: scalar::dot_and_norms,
+    widen_f16: scalar::widen_f16,
 };
 
 /// All kernels this CPU can run, best last.
@@ -145,6 +149,22 @@ mod tests {
                 "{:?}: {got} vs {scalar}",
                 k.kernel
             );
+        }
+    }
+
+    #[test]
+    fn every_kernel_widens_f16_exactly() {
+        let mut rng = XorShift::new(5);
+        for n in [1usize, 7, 8, 9, 15, 16, 17, 255, 256, 768] {
+            let src: Vec<f16> = (0..n)
+                .map(|_| f16::from_f32(rng.normal_f32() * 100.0))
+                .collect();
+            let want: Vec<f32> = src.iter().map(|h| h.to_f32()).collect();
+            for k in available() {
+                let mut got = vec![f32::NAN; n];
+                (k.widen_f16)(&src, &mut got);
+                assert_eq!(got, want, "{:?} n={n}", k.kernel);
+            }
         }
     }
 

@@ -8,6 +8,7 @@ pub(super) const NEON: Kernels = Kernels {
     dot: |a, b| unsafe { neon_dot(a, b) },
     squared_l2: |a, b| unsafe { neon_squared_l2(a, b) },
     dot_and_norms: super::scalar::dot_and_norms,
+    widen_f16: super::scalar::widen_f16,
 };
 
 /// # Safety

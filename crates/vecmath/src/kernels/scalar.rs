@@ -53,3 +53,9 @@ pub(super) fn dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
     }
     (ab, aa, bb)
 }
+
+pub(super) fn widen_f16(src: &[half::f16], dst: &mut [f32]) {
+    use half::slice::HalfFloatSliceExt;
+    let n = src.len().min(dst.len());
+    src[..n].convert_to_f32_slice(&mut dst[..n]);
+}

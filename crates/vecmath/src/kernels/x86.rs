@@ -5,6 +5,7 @@
 //! `super::available()`, after `is_x86_feature_detected!` confirmed the features.
 
 use super::{Kernel, Kernels};
+use half::f16;
 use std::arch::x86_64::*;
 
 pub(super) const AVX2_FMA: Kernels = Kernels {
@@ -12,6 +13,7 @@ pub(super) const AVX2_FMA: Kernels = Kernels {
     dot: |a, b| unsafe { avx2_dot(a, b) },
     squared_l2: |a, b| unsafe { avx2_squared_l2(a, b) },
     dot_and_norms: |a, b| unsafe { avx2_dot_and_norms(a, b) },
+    widen_f16: |src, dst| unsafe { f16c_widen(src, dst) },
 };
 
 pub(super) const AVX512: Kernels = Kernels {
@@ -19,6 +21,7 @@ pub(super) const AVX512: Kernels = Kernels {
     dot: |a, b| unsafe { avx512_dot(a, b) },
     squared_l2: |a, b| unsafe { avx512_squared_l2(a, b) },
     dot_and_norms: |a, b| unsafe { avx512_dot_and_norms(a, b) },
+    widen_f16: |src, dst| unsafe { avx512_widen(src, dst) },
 };
 
 #[target_feature(enable = "avx2")]
@@ -237,4 +240,46 @@ unsafe fn avx512_dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
         _mm512_reduce_add_ps(aa),
         _mm512_reduce_add_ps(bb),
     )
+}
+
+/// # Safety
+/// The CPU must support AVX and F16C. Reads and writes stay within `min(src.len(), dst.len())`.
+#[target_feature(enable = "avx,f16c")]
+unsafe fn f16c_widen(src: &[f16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let (ps, pd) = (src.as_ptr() as *const u16, dst.as_mut_ptr());
+    let mut i = 0;
+    // SAFETY: i + 8 <= n for every 8-wide load and store.
+    while i + 8 <= n {
+        unsafe {
+            let h = _mm_loadu_si128(ps.add(i) as *const __m128i);
+            _mm256_storeu_ps(pd.add(i), _mm256_cvtph_ps(h));
+        }
+        i += 8;
+    }
+    while i < n {
+        dst[i] = src[i].to_f32();
+        i += 1;
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX-512F. Reads and writes stay within `min(src.len(), dst.len())`.
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512_widen(src: &[f16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let (ps, pd) = (src.as_ptr() as *const u16, dst.as_mut_ptr());
+    let mut i = 0;
+    // SAFETY: i + 16 <= n for every 16-wide load and store.
+    while i + 16 <= n {
+        unsafe {
+            let h = _mm256_loadu_si256(ps.add(i) as *const __m256i);
+            _mm512_storeu_ps(pd.add(i), _mm512_cvtph_ps(h));
+        }
+        i += 16;
+    }
+    while i < n {
+        dst[i] = src[i].to_f32();
+        i += 1;
+    }
 }

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Exact top-10 ranking by dot product: tasb's types side by side with pgvector's, same cluster, same run.
+
+For each column type: COPY BINARY of N x D vectors (load time), table size, then the latency of
+`SELECT id FROM t ORDER BY emb <#> $1 LIMIT 10` as a prepared statement, serial and with up to two
+parallel workers (the planner decides whether to use them), p50/p99 over Q queries after one warm-up
+pass. The top-10 of every query is checked against numpy's exact answer. Prints a markdown table.
+"""
+import argparse
+import os
+import platform
+import statistics
+import struct
+import sys
+import time
+
+import numpy as np
+import psycopg
+
+
+def synthetic(n, dim, seed):
+    """TAS-B-like vectors: topics plus a shared direction, norms 9-11 (not unit)."""
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal(dim).astype(np.float32)
+    shared /= np.linalg.norm(shared)
+    topics = rng.standard_normal((1000, dim)).astype(np.float32)
+    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+    which = rng.integers(0, 1000, n)
+    noise = rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
+    v = 0.6 * shared + 0.5 * topics[which] + 0.45 * noise
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    v *= rng.uniform(9.0, 11.0, (n, 1)).astype(np.float32)
+    return v.astype(np.float32)
+
+
+def copy_binary(vectors, half):
+    """The COPY BINARY stream of (id int4, emb) rows; tasb and pgvector share this vector layout."""
+    n, dim = vectors.shape
+    elements = vectors.astype(">f2" if half else ">f4")
+    width = 2 if half else 4
+    row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i4"), ("emb_len", ">i4"),
+                    ("dims", ">i2"), ("reserved", ">i2"), ("x", elements.dtype, (dim,))])
+    rows = np.zeros(n, dtype=row)
+    rows["fields"] = 2
+    rows["id_len"] = 4
+    rows["id"] = np.arange(n)
+    rows["emb_len"] = 4 + width * dim
+    rows["dims"] = dim
+    rows["x"] = elements
+    header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    return header + rows.tobytes() + struct.pack(">h", -1)
+
+
+def literal(v):
+    return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+
+def percentile(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def run_variant(conn, name, sql_type, storage, payload, queries, truth, dim):
+    table = "bench_" + "".join(c if c.isalnum() else "_" for c in name)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TABLE {table} (id int4, emb {sql_type}({dim}))")
+        if storage:
+            cur.execute(f"ALTER TABLE {table} ALTER emb SET STORAGE {storage}")
+        conn.commit()
+        start = time.perf_counter()
+        with cur.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+            step = 1 << 24
+            for i in range(0, len(payload), step):
+                copy.write(payload[i:i + step])
+        conn.commit()
+        load_s = time.perf_counter() - start
+        conn.autocommit = True
+        cur.execute(f"VACUUM ANALYZE {table}")
+        conn.autocommit = False
+        cur.execute(f"SELECT pg_total_relation_size('{table}')")
+        size = cur.fetchone()[0]
+        sql = f"SELECT id FROM {table} ORDER BY emb <#> %s::{sql_type} LIMIT 10"
+        results = {}
+        for mode, workers in (("serial", 0), ("parallel", 2)):
+            cur.execute(f"SET max_parallel_workers_per_gather = {workers}")
+            cur.execute("EXPLAIN " + sql.replace("%s", "'" + queries[0] + "'"))
+            plan = " ".join(r[0] for r in cur.fetchall())
+            for q in queries:  # warm-up: pages in shared buffers / OS cache, plan cached
+                cur.execute(sql, (q,), prepare=True)
+            times, recall_hits = [], 0
+            for qi, q in enumerate(queries):
+                t0 = time.perf_counter()
+                cur.execute(sql, (q,), prepare=True)
+                ids = [r[0] for r in cur.fetchall()]
+                times.append((time.perf_counter() - t0) * 1000)
+                recall_hits += len(set(ids) & set(truth[qi]))
+            results[mode] = (percentile(times, 50), percentile(times, 99), "Gather" in plan,
+                             recall_hits / (10 * len(queries)))
+        cur.execute(f"DROP TABLE {table}")
+        conn.commit()
+    return load_s, size, results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dsn", default=f"host={os.environ.get('TASB_SOCKET_DIR', '/var/tmp/tasb/run')} "
+                                     f"port={os.environ.get('TASB_PORT', '5499')} user=postgres dbname=tasb_bench")
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--queries", type=int, default=50)
+    args = ap.parse_args()
+
+    data = synthetic(args.rows, args.dim, 1)
+    query_vectors = synthetic(args.queries, args.dim, 2)
+    truth = [np.argsort(-(data @ q), kind="stable")[:10].tolist() for q in query_vectors]
+    queries = [literal(q) for q in query_vectors]
+    payload32 = copy_binary(data, half=False)
+    payload16 = copy_binary(data, half=True)
+
+    conn = psycopg.connect(args.dsn)
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS tasb")
+        conn.commit()
+        variants = [("tasbvec", "tasbvec", None, payload32), ("tasbhalf", "tasbhalf", None, payload16)]
+        try:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.commit()
+            cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            pgv = cur.fetchone()[0]
+            variants += [
+                (f"pgvector {pgv} vector", "vector", None, payload32),
+                (f"pgvector {pgv} vector (STORAGE MAIN)", "vector", "MAIN", payload32),
+                (f"pgvector {pgv} halfvec", "halfvec", None, payload16),
+            ]
+        except psycopg.Error as e:
+            conn.rollback()
+            print(f"pgvector not available in this cluster ({e.diag.message_primary}); "
+                  "comparing tasb types only.", file=sys.stderr)
+        cur.execute("SELECT tasb_simd_kernel(), version()")
+        kernel, version = cur.fetchone()
+
+    load1, _, _ = os.getloadavg()
+    print(f"Machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"load average {load1:.2f} at start; {version.split(',')[0]}; tasb SIMD kernel {kernel}")
+    print(f"Data: {args.rows:,} x {args.dim} float32, norms 9-11; {args.queries} queries; "
+          f"`ORDER BY emb <#> $1 LIMIT 10`, prepared, 1 client\n")
+    print("| type | load (COPY BINARY) | table size | serial p50 / p99 | parallel p50 / p99 (Gather?) | recall@10 |")
+    print("|---|---|---|---|---|---|")
+    for name, sql_type, storage, payload in variants:
+        load_s, size, r = run_variant(conn, name, sql_type, storage, payload, queries, truth, args.dim)
+        s, p = r["serial"], r["parallel"]
+        print(f"| {name} | {load_s:.1f} s | {size / 2**20:.0f} MB | {s[0]:.1f} / {s[1]:.1f} ms | "
+              f"{p[0]:.1f} / {p[1]:.1f} ms ({'yes' if p[2] else 'no'}) | {min(s[3], p[3]):.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
