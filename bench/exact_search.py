@@ -9,6 +9,7 @@ pass. The top-10 of every query is checked against numpy's exact answer. Prints 
 import argparse
 import os
 import platform
+import re
 import statistics
 import struct
 import sys
@@ -80,12 +81,16 @@ def run_variant(conn, name, sql_type, storage, payload, queries, truth, dim):
         conn.autocommit = False
         cur.execute(f"SELECT pg_total_relation_size('{table}')")
         size = cur.fetchone()[0]
-        sql = f"SELECT id FROM {table} ORDER BY emb <#> %s::{sql_type} LIMIT 10"
+        base_sql = f"SELECT id FROM {table} ORDER BY emb <#> %s::{sql_type} LIMIT 10"
         results = {}
         for mode, workers in (("serial", 0), ("parallel", 2)):
             cur.execute(f"SET max_parallel_workers_per_gather = {workers}")
-            cur.execute("EXPLAIN " + sql.replace("%s", "'" + queries[0] + "'"))
+            # A cached plan ignores later SET commands: give each mode its own statement.
+            sql = f"/* {mode} */ " + base_sql
+            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql.replace("%s", "'" + queries[0] + "'"))
             plan = " ".join(r[0] for r in cur.fetchall())
+            launched = re.search(r"Workers Launched: (\d+)", plan)
+            workers_used = int(launched.group(1)) if launched else 0
             for q in queries:  # warm-up: pages in shared buffers / OS cache, plan cached
                 cur.execute(sql, (q,), prepare=True)
             times, recall_hits = [], 0
@@ -95,7 +100,7 @@ def run_variant(conn, name, sql_type, storage, payload, queries, truth, dim):
                 ids = [r[0] for r in cur.fetchall()]
                 times.append((time.perf_counter() - t0) * 1000)
                 recall_hits += len(set(ids) & set(truth[qi]))
-            results[mode] = (percentile(times, 50), percentile(times, 99), "Gather" in plan,
+            results[mode] = (percentile(times, 50), percentile(times, 99), workers_used,
                              recall_hits / (10 * len(queries)))
         cur.execute(f"DROP TABLE {table}")
         conn.commit()
@@ -145,13 +150,13 @@ def main():
           f"load average {load1:.2f} at start; {version.split(',')[0]}; tasb SIMD kernel {kernel}")
     print(f"Data: {args.rows:,} x {args.dim} float32, norms 9-11; {args.queries} queries; "
           f"`ORDER BY emb <#> $1 LIMIT 10`, prepared, 1 client\n")
-    print("| type | load (COPY BINARY) | table size | serial p50 / p99 | parallel p50 / p99 (Gather?) | recall@10 |")
+    print("| type | load (COPY BINARY) | table size | serial p50 / p99 | parallel p50 / p99 (workers) | recall@10 |")
     print("|---|---|---|---|---|---|")
     for name, sql_type, storage, payload in variants:
         load_s, size, r = run_variant(conn, name, sql_type, storage, payload, queries, truth, args.dim)
         s, p = r["serial"], r["parallel"]
         print(f"| {name} | {load_s:.1f} s | {size / 2**20:.0f} MB | {s[0]:.1f} / {s[1]:.1f} ms | "
-              f"{p[0]:.1f} / {p[1]:.1f} ms ({'yes' if p[2] else 'no'}) | {min(s[3], p[3]):.3f} |", flush=True)
+              f"{p[0]:.1f} / {p[1]:.1f} ms ({p[2]}) | {min(s[3], p[3]):.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ start)
 listen_addresses = ''
 unix_socket_directories = '$TASB_SOCKET_DIR'
 port = $TASB_PORT
-shared_buffers = '1GB'
+shared_buffers = '${TASB_SHARED_BUFFERS:-2GB}'
 max_parallel_workers_per_gather = 2
 CONF
     fi

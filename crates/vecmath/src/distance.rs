@@ -71,9 +71,14 @@ fn widen<'a>(
 /// Inner product a·b.
 pub fn dot(a: Elements, b: Elements) -> f64 {
     let k = active();
-    let mut total = 0.0f32;
-    for_each_chunk(a, b, k.dot, |s| total += s);
-    f64::from(total)
+    let sum = match (a, b) {
+        (Elements::F32(x), Elements::F32(y)) => (k.dot)(x, y),
+        (Elements::F16(x), Elements::F16(y)) => (k.dot_f16)(x, y),
+        (Elements::F16(x), Elements::F32(y)) | (Elements::F32(y), Elements::F16(x)) => {
+            (k.dot_f16_f32)(x, y)
+        }
+    };
+    f64::from(sum)
 }
 
 /// Euclidean distance.

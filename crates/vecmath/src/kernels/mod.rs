@@ -36,6 +36,10 @@ pub(crate) struct Kernels {
     pub dot_and_norms: DotAndNorms,
     /// Widens f16 to f32 (`dst.len() == src.len()`).
     pub widen_f16: fn(&[f16], &mut [f32]),
+    /// a·b for half-precision operands, accumulated in f32 (the hot loop of `tasbhalf <#>`).
+    pub dot_f16: fn(&[f16], &[f16]) -> f32,
+    /// a·b for a half-precision and a single-precision operand.
+    pub dot_f16_f32: fn(&[f16], &[f32]) -> f32,
 }
 
 const SCALAR: Kernels = Kernels {
@@ -44,6 +48,8 @@ const SCALAR: Kernels = Kernels {
     squared_l2: scalar::squared_l2,
     dot_and_norms: scalar::dot_and_norms,
     widen_f16: scalar::widen_f16,
+    dot_f16: scalar::dot_f16,
+    dot_f16_f32: scalar::dot_f16_f32,
 };
 
 /// All kernels this CPU can run, best last.
@@ -52,11 +58,14 @@ pub(crate) fn available() -> Vec<Kernels> {
     let mut kernels = vec![SCALAR];
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        let avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c");
+        if avx2 {
             kernels.push(x86::AVX2_FMA);
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        // The AVX-512 set reuses the F16C half-precision dots, so it needs AVX2 too.
+        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
             kernels.push(x86::AVX512);
         }
     }
@@ -149,6 +158,42 @@ mod tests {
                 "{:?}: {got} vs {scalar}",
                 k.kernel
             );
+        }
+    }
+
+    #[test]
+    fn every_kernel_computes_half_precision_dots() {
+        let mut rng = XorShift::new(9);
+        for n in [1usize, 7, 8, 9, 31, 32, 33, 63, 64, 65, 255, 768, 1000] {
+            let a: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal_f32())).collect();
+            let b: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal_f32())).collect();
+            let c: Vec<f32> = (0..n).map(|_| rng.normal_f32()).collect();
+            let wide_a: Vec<f32> = a.iter().map(|h| h.to_f32()).collect();
+            let wide_b: Vec<f32> = b.iter().map(|h| h.to_f32()).collect();
+            let (want_hh, ..) = reference(&wide_a, &wide_b);
+            let (want_hf, ..) = reference(&wide_a, &c);
+            let scale_hh: f64 = wide_a
+                .iter()
+                .zip(&wide_b)
+                .map(|(x, y)| f64::from(x * y).abs())
+                .sum();
+            let scale_hf: f64 = wide_a
+                .iter()
+                .zip(&c)
+                .map(|(x, y)| f64::from(x * y).abs())
+                .sum();
+            for k in available() {
+                assert!(
+                    close((k.dot_f16)(&a, &b), want_hh, scale_hh, n),
+                    "{:?} n={n}",
+                    k.kernel
+                );
+                assert!(
+                    close((k.dot_f16_f32)(&a, &c), want_hf, scale_hf, n),
+                    "{:?} n={n}",
+                    k.kernel
+                );
+            }
         }
     }
 

@@ -9,6 +9,8 @@ pub(super) const NEON: Kernels = Kernels {
     squared_l2: |a, b| unsafe { neon_squared_l2(a, b) },
     dot_and_norms: super::scalar::dot_and_norms,
     widen_f16: super::scalar::widen_f16,
+    dot_f16: super::scalar::dot_f16,
+    dot_f16_f32: super::scalar::dot_f16_f32,
 };
 
 /// # Safety

@@ -14,6 +14,8 @@ pub(super) const AVX2_FMA: Kernels = Kernels {
     squared_l2: |a, b| unsafe { avx2_squared_l2(a, b) },
     dot_and_norms: |a, b| unsafe { avx2_dot_and_norms(a, b) },
     widen_f16: |src, dst| unsafe { f16c_widen(src, dst) },
+    dot_f16: |a, b| unsafe { f16c_dot_f16(a, b) },
+    dot_f16_f32: |a, b| unsafe { f16c_dot_f16_f32(a, b) },
 };
 
 pub(super) const AVX512: Kernels = Kernels {
@@ -22,6 +24,8 @@ pub(super) const AVX512: Kernels = Kernels {
     squared_l2: |a, b| unsafe { avx512_squared_l2(a, b) },
     dot_and_norms: |a, b| unsafe { avx512_dot_and_norms(a, b) },
     widen_f16: |src, dst| unsafe { avx512_widen(src, dst) },
+    dot_f16: |a, b| unsafe { f16c_dot_f16(a, b) },
+    dot_f16_f32: |a, b| unsafe { f16c_dot_f16_f32(a, b) },
 };
 
 #[target_feature(enable = "avx2")]
@@ -282,4 +286,78 @@ unsafe fn avx512_widen(src: &[f16], dst: &mut [f32]) {
         dst[i] = src[i].to_f32();
         i += 1;
     }
+}
+
+/// Loads 8 halves and widens them.
+///
+/// # Safety
+/// `p` must point to 8 readable u16 values; the CPU must support F16C.
+#[inline]
+#[target_feature(enable = "avx,f16c")]
+unsafe fn load_f16x8(p: *const u16) -> __m256 {
+    unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) }
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Loads stay within `min(a.len(), b.len())`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16c_dot_f16(a: &[f16], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr() as *const u16, b.as_ptr() as *const u16);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    // SAFETY (all loads): i + width <= n.
+    while i + 32 <= n {
+        for (k, acc_k) in acc.iter_mut().enumerate() {
+            let x = unsafe { load_f16x8(pa.add(i + 8 * k)) };
+            let y = unsafe { load_f16x8(pb.add(i + 8 * k)) };
+            *acc_k = _mm256_fmadd_ps(x, y, *acc_k);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        let x = unsafe { load_f16x8(pa.add(i)) };
+        let y = unsafe { load_f16x8(pb.add(i)) };
+        acc[0] = _mm256_fmadd_ps(x, y, acc[0]);
+        i += 8;
+    }
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let mut total = hsum256(sum);
+    while i < n {
+        total += a[i].to_f32() * b[i].to_f32();
+        i += 1;
+    }
+    total
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Loads stay within `min(a.len(), b.len())`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16c_dot_f16_f32(a: &[f16], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr() as *const u16, b.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    // SAFETY (all loads): i + width <= n.
+    while i + 32 <= n {
+        for (k, acc_k) in acc.iter_mut().enumerate() {
+            let x = unsafe { load_f16x8(pa.add(i + 8 * k)) };
+            let y = unsafe { _mm256_loadu_ps(pb.add(i + 8 * k)) };
+            *acc_k = _mm256_fmadd_ps(x, y, *acc_k);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        let x = unsafe { load_f16x8(pa.add(i)) };
+        let y = unsafe { _mm256_loadu_ps(pb.add(i)) };
+        acc[0] = _mm256_fmadd_ps(x, y, acc[0]);
+        i += 8;
+    }
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let mut total = hsum256(sum);
+    while i < n {
+        total += a[i].to_f32() * b[i];
+        i += 1;
+    }
+    total
 }
