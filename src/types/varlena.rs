@@ -122,8 +122,9 @@ impl<'a, T: Element> VecArg<'a, T> {
     }
 
     /// # Safety
-    /// `datum` must be a non-null Datum of the vector type whose element type is `T`.
-    unsafe fn from_raw(datum: pg_sys::Datum) -> Self {
+    /// `datum` must be a non-null Datum of the vector type whose element type is `T`, and the
+    /// result must not outlive the current function call.
+    pub unsafe fn from_datum_unchecked(datum: pg_sys::Datum) -> Self {
         // SAFETY: a valid varlena Datum; detoasting returns it or a palloc'd copy in the current
         // memory context, which outlives this function call. The result always has a 4-byte header,
         // so the elements start 8 bytes into a MAXALIGNed or int-aligned allocation.
@@ -165,7 +166,7 @@ impl<T: Element> FromDatum for VecArg<'_, T> {
             None
         } else {
             // SAFETY: the caller passes a non-null Datum of this SQL type.
-            Some(unsafe { Self::from_raw(datum) })
+            Some(unsafe { Self::from_datum_unchecked(datum) })
         }
     }
 }
