@@ -125,7 +125,9 @@ def main():
 
     conn = psycopg.connect(args.dsn)
     with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION IF NOT EXISTS tasb")
+        # Recreate: a rebuilt library of the same version may have changed its SQL definitions.
+        cur.execute("DROP EXTENSION IF EXISTS tasb CASCADE")
+        cur.execute("CREATE EXTENSION tasb")
         conn.commit()
         variants = [("tasbvec", "tasbvec", None, payload32), ("tasbhalf", "tasbhalf", None, payload16)]
         try:

@@ -14,14 +14,16 @@ fi
 
 log "ranking 20,000 passages of 768 dimensions by dot product (ORDER BY emb <#> q LIMIT 5)"
 tasb_psql -q -d tasb -v ON_ERROR_STOP=1 <<'SQL'
-CREATE EXTENSION IF NOT EXISTS tasb;
+-- Recreate: a rebuilt library of the same version may have changed its SQL definitions.
+DROP EXTENSION IF EXISTS tasb CASCADE;
+CREATE EXTENSION tasb;
 -- Until the encoder lands, the demo uses deterministic synthetic vectors with TAS-B-like norms.
-CREATE TABLE IF NOT EXISTS demo_passages (id int PRIMARY KEY, emb tasbvec(768));
+DROP TABLE IF EXISTS demo_passages;
+CREATE TABLE demo_passages (id int PRIMARY KEY, emb tasbvec(768));
 INSERT INTO demo_passages
 SELECT i, array_agg(((x - floor(x) - 0.5) * (1 + (i % 5) * 0.1))::real ORDER BY j)::tasbvec(768)
 FROM generate_series(1, 20000) i, generate_series(1, 768) j,
      LATERAL (SELECT sin(i * 12.9898 + j * 78.233) * 43758.5453 AS x) r
-WHERE NOT EXISTS (SELECT 1 FROM demo_passages)
 GROUP BY i;
 ANALYZE demo_passages;
 \timing on
