@@ -4,7 +4,8 @@
 For each column type: COPY BINARY of N x D vectors (load time), table size, then the latency of
 `SELECT id FROM t ORDER BY emb <#> $1 LIMIT 10` as a prepared statement, serial and with up to two
 parallel workers (the planner decides whether to use them), p50/p99 over Q queries after one warm-up
-pass. The top-10 of every query is checked against numpy's exact answer. Prints a markdown table.
+pass. Queries run round robin over the types so that machine drift affects all alike. The top-10 of
+every query is checked against numpy's exact answer. Prints a markdown table.
 """
 import argparse
 import os
@@ -61,7 +62,8 @@ def percentile(values, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-def run_variant(conn, name, sql_type, storage, payload, queries, truth, dim):
+def load_variant(conn, name, sql_type, storage, payload, dim):
+    """Creates and fills the variant's table; returns (table, load seconds, total size in bytes)."""
     table = "bench_" + "".join(c if c.isalnum() else "_" for c in name)
     with conn.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {table}")
@@ -80,31 +82,37 @@ def run_variant(conn, name, sql_type, storage, payload, queries, truth, dim):
         cur.execute(f"VACUUM ANALYZE {table}")
         conn.autocommit = False
         cur.execute(f"SELECT pg_total_relation_size('{table}')")
-        size = cur.fetchone()[0]
-        base_sql = f"SELECT id FROM {table} ORDER BY emb <#> %s::{sql_type} LIMIT 10"
-        results = {}
-        for mode, workers in (("serial", 0), ("parallel", 2)):
-            cur.execute(f"SET max_parallel_workers_per_gather = {workers}")
-            # A cached plan ignores later SET commands: give each mode its own statement.
-            sql = f"/* {mode} */ " + base_sql
-            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql.replace("%s", "'" + queries[0] + "'"))
+        return table, load_s, cur.fetchone()[0]
+
+
+def measure(conn, tables, queries, truth, mode, workers):
+    """Runs every query on every table in turn (round robin, so drift hits all types alike).
+    Returns {table: (p50 ms, p99 ms, workers launched, recall@10)}."""
+    times = {t: [] for t, _ in tables}
+    hits = {t: 0 for t, _ in tables}
+    launched = {}
+    with conn.cursor() as cur:
+        cur.execute(f"SET max_parallel_workers_per_gather = {workers}")
+        # A cached plan ignores later SET commands: give each mode its own statements.
+        sqls = {t: f"/* {mode} */ SELECT id FROM {t} ORDER BY emb <#> %s::{sql_type} LIMIT 10"
+                for t, sql_type in tables}
+        for t, _ in tables:
+            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sqls[t].replace("%s", "'" + queries[0] + "'"))
             plan = " ".join(r[0] for r in cur.fetchall())
-            launched = re.search(r"Workers Launched: (\d+)", plan)
-            workers_used = int(launched.group(1)) if launched else 0
-            for q in queries:  # warm-up: pages in shared buffers / OS cache, plan cached
-                cur.execute(sql, (q,), prepare=True)
-            times, recall_hits = [], 0
-            for qi, q in enumerate(queries):
+            found = re.search(r"Workers Launched: (\d+)", plan)
+            launched[t] = int(found.group(1)) if found else 0
+            for q in queries:  # warm-up: pages cached, statement prepared
+                cur.execute(sqls[t], (q,), prepare=True)
+        for qi, q in enumerate(queries):
+            for t, _ in tables:
                 t0 = time.perf_counter()
-                cur.execute(sql, (q,), prepare=True)
+                cur.execute(sqls[t], (q,), prepare=True)
                 ids = [r[0] for r in cur.fetchall()]
-                times.append((time.perf_counter() - t0) * 1000)
-                recall_hits += len(set(ids) & set(truth[qi]))
-            results[mode] = (percentile(times, 50), percentile(times, 99), workers_used,
-                             recall_hits / (10 * len(queries)))
-        cur.execute(f"DROP TABLE {table}")
+                times[t].append((time.perf_counter() - t0) * 1000)
+                hits[t] += len(set(ids) & set(truth[qi]))
         conn.commit()
-    return load_s, size, results
+    return {t: (percentile(times[t], 50), percentile(times[t], 99), launched[t], hits[t] / (10 * len(queries)))
+            for t, _ in tables}
 
 
 def main():
@@ -154,11 +162,19 @@ def main():
           f"`ORDER BY emb <#> $1 LIMIT 10`, prepared, 1 client\n")
     print("| type | load (COPY BINARY) | table size | serial p50 / p99 | parallel p50 / p99 (workers) | recall@10 |")
     print("|---|---|---|---|---|---|")
-    for name, sql_type, storage, payload in variants:
-        load_s, size, r = run_variant(conn, name, sql_type, storage, payload, queries, truth, args.dim)
-        s, p = r["serial"], r["parallel"]
+    loaded = [(name, sql_type, *load_variant(conn, name, sql_type, storage, payload, args.dim))
+              for name, sql_type, storage, payload in variants]
+    tables = [(table, sql_type) for _, sql_type, table, _, _ in loaded]
+    serial = measure(conn, tables, queries, truth, "serial", 0)
+    parallel = measure(conn, tables, queries, truth, "parallel", 2)
+    for name, _, table, load_s, size in loaded:
+        s, p = serial[table], parallel[table]
         print(f"| {name} | {load_s:.1f} s | {size / 2**20:.0f} MB | {s[0]:.1f} / {s[1]:.1f} ms | "
               f"{p[0]:.1f} / {p[1]:.1f} ms ({p[2]}) | {min(s[3], p[3]):.3f} |", flush=True)
+    with conn.cursor() as cur:
+        for table, _ in tables:
+            cur.execute(f"DROP TABLE {table}")
+    conn.commit()
 
 
 if __name__ == "__main__":

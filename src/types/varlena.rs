@@ -125,10 +125,18 @@ impl<'a, T: Element> VecArg<'a, T> {
     /// `datum` must be a non-null Datum of the vector type whose element type is `T`, and the
     /// result must not outlive the current function call.
     pub unsafe fn from_datum_unchecked(datum: pg_sys::Datum) -> Self {
-        // SAFETY: a valid varlena Datum; detoasting returns it or a palloc'd copy in the current
-        // memory context, which outlives this function call. The result always has a 4-byte header,
-        // so the elements start 8 bytes into a MAXALIGNed or int-aligned allocation.
-        let ptr = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) };
+        // SAFETY: a valid varlena Datum. The usual case, an inline value with a plain 4-byte
+        // header, is used in place; anything else (compressed, out of line, short header) is
+        // detoasted into a palloc'd copy in the current memory context, which outlives this call.
+        // Either way the result has a 4-byte header, so the elements start 8 bytes into an
+        // int-aligned (on disk) or MAXALIGNed (palloc) address. Skipping the FFI call for the
+        // common case matters: this runs once per row in exact scans.
+        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
+        let ptr = if unsafe { pgrx::varlena::varatt_is_4b_u(raw) } {
+            raw
+        } else {
+            unsafe { pg_sys::pg_detoast_datum(raw) }
+        };
         let total = unsafe { pgrx::varsize_any(ptr) };
         let (dims, reserved) = if total >= HEADER_SIZE {
             // SAFETY: at least HEADER_SIZE bytes, 4-byte aligned (see above).
