@@ -122,6 +122,7 @@ def main():
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--only", help="comma-separated column types to run, e.g. tasbhalf,halfvec")
     args = ap.parse_args()
 
     data = synthetic(args.rows, args.dim, 1)
@@ -162,6 +163,9 @@ def main():
           f"`ORDER BY emb <#> $1 LIMIT 10`, prepared, 1 client\n")
     print("| type | load (COPY BINARY) | table size | serial p50 / p99 | parallel p50 / p99 (workers) | recall@10 |")
     print("|---|---|---|---|---|---|")
+    if args.only:
+        wanted = set(args.only.split(","))
+        variants = [v for v in variants if v[1] in wanted]
     loaded = [(name, sql_type, *load_variant(conn, name, sql_type, storage, payload, args.dim))
               for name, sql_type, storage, payload in variants]
     tables = [(table, sql_type) for _, sql_type, table, _, _ in loaded]
