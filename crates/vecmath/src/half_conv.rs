@@ -5,33 +5,19 @@ use crate::{f16, ElementError};
 /// Converts to f16, rejecting values that would overflow to infinity (|v| > 65504 after rounding).
 /// Values below f16's smallest subnormal round to zero, as pgvector's halfvec does.
 pub fn f32_to_f16_checked(values: &[f32]) -> Result<Vec<f16>, ElementError> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(index, &v)| {
-            if !v.is_finite() {
-                return Err(ElementError::NotFinite { index });
-            }
-            let h = f16::from_f32(v);
-            if h.is_infinite() {
-                Err(ElementError::OutOfRange {
-                    index,
-                    value: f64::from(v),
-                    max_text: "65504",
-                })
-            } else {
-                Ok(h)
-            }
-        })
-        .collect()
+    // f32 -> f64 is exact, so rounding once from f64 gives the same f16 as rounding from f32.
+    narrow(values.iter().map(|&v| f64::from(v)))
 }
 
 /// Same as [`f32_to_f16_checked`] for f64 input (`double precision[]`).
 pub fn f64_to_f16_checked(values: &[f64]) -> Result<Vec<f16>, ElementError> {
+    narrow(values.iter().copied())
+}
+
+fn narrow(values: impl Iterator<Item = f64>) -> Result<Vec<f16>, ElementError> {
     values
-        .iter()
         .enumerate()
-        .map(|(index, &v)| {
+        .map(|(index, v)| {
             if !v.is_finite() {
                 return Err(ElementError::NotFinite { index });
             }
