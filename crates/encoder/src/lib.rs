@@ -1,0 +1,17 @@
+//! The encoder behind `tasb_encode`, free of Postgres so it is testable with `cargo test`.
+//!
+//! - [`model_dir`]: reads a model directory as Hugging Face / optimum / sentence-transformers
+//!   write it, and decides pooling, normalisation and the maximum length.
+//! - [`tokenize`]: a `tokenizer.json` with padding off and truncation at the maximum length.
+//! - [`batching`]: length-sorted batches, so padding (wasted model work) stays small.
+//! - [`pooling`]: [CLS] or mean pooling of the last hidden state, optional L2 normalisation.
+//!
+//! The ONNX Runtime session that turns token ids into hidden states builds on these.
+
+pub mod batching;
+pub mod error;
+pub mod model_dir;
+pub mod pooling;
+pub mod tokenize;
+
+pub use error::EncoderError;

@@ -1,0 +1,209 @@
+//! Tokenization with `tokenizers`: padding off (batches are padded by us, to their own longest
+//! text), truncation at the model's maximum length, as Hugging Face transformers does.
+
+use crate::EncoderError;
+use std::path::Path;
+use tokenizers::{Tokenizer, TruncationParams};
+
+/// One batch ready for the model: row-major `[batch][seq_len]` int64 tensors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBatch {
+    pub batch: usize,
+    pub seq_len: usize,
+    pub input_ids: Vec<i64>,
+    pub attention_mask: Vec<i64>,
+    pub token_type_ids: Vec<i64>,
+}
+
+pub struct TextTokenizer {
+    inner: Tokenizer,
+}
+
+/// One text's tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tokens {
+    pub ids: Vec<u32>,
+    pub type_ids: Vec<u32>,
+}
+
+impl TextTokenizer {
+    pub fn from_file(path: &Path, max_length: usize) -> Result<Self, EncoderError> {
+        let inner = Tokenizer::from_file(path).map_err(|e| {
+            EncoderError::new(format!("cannot load tokenizer {}: {e}", path.display()))
+                .with_hint("tokenizer.json must be a Hugging Face fast-tokenizer file.")
+        })?;
+        Self::new(inner, max_length)
+    }
+
+    pub fn new(mut inner: Tokenizer, max_length: usize) -> Result<Self, EncoderError> {
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                ..Default::default()
+            }))
+            .map_err(|e| {
+                EncoderError::new(format!("cannot set truncation to {max_length}: {e}"))
+            })?;
+        Ok(TextTokenizer { inner })
+    }
+
+    /// Fails when the tokenizer can produce ids the model's embedding table does not have.
+    pub fn check_vocabulary(&self, model_vocab_size: usize) -> Result<(), EncoderError> {
+        let tokenizer_vocab = self.inner.get_vocab_size(true);
+        if model_vocab_size > 0 && tokenizer_vocab > model_vocab_size {
+            return Err(EncoderError::new(format!(
+                "the tokenizer has {tokenizer_vocab} tokens but the model's vocabulary has {model_vocab_size}"
+            ))
+            .with_hint("tokenizer.json and model.onnx come from different models; export them together."));
+        }
+        Ok(())
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Tokens, EncoderError> {
+        let e = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| EncoderError::new(format!("tokenization failed: {e}")))?;
+        Ok(Tokens {
+            ids: e.get_ids().to_vec(),
+            type_ids: e.get_type_ids().to_vec(),
+        })
+    }
+
+    /// Token strings, for tests and diagnostics.
+    pub fn token_strings(&self, text: &str) -> Result<Vec<String>, EncoderError> {
+        let e = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| EncoderError::new(format!("tokenization failed: {e}")))?;
+        Ok(e.get_tokens().to_vec())
+    }
+}
+
+/// Pads the given texts' tokens to the longest among them (pad id 0, mask 0).
+pub fn pad_batch(texts: &[&Tokens]) -> TokenBatch {
+    let seq_len = texts.iter().map(|t| t.ids.len()).max().unwrap_or(0);
+    let batch = texts.len();
+    let mut out = TokenBatch {
+        batch,
+        seq_len,
+        input_ids: vec![0; batch * seq_len],
+        attention_mask: vec![0; batch * seq_len],
+        token_type_ids: vec![0; batch * seq_len],
+    };
+    for (row, t) in texts.iter().enumerate() {
+        let base = row * seq_len;
+        for (i, (&id, &ty)) in t.ids.iter().zip(&t.type_ids).enumerate() {
+            out.input_ids[base + i] = i64::from(id);
+            out.attention_mask[base + i] = 1;
+            out.token_type_ids[base + i] = i64::from(ty);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenizers::models::wordpiece::WordPiece;
+    use tokenizers::normalizers::bert::BertNormalizer;
+    use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+    use tokenizers::processors::bert::BertProcessing;
+
+    /// A BERT-style uncased WordPiece tokenizer over a tiny vocabulary, built in code.
+    fn tiny_bert(max_length: usize) -> TextTokenizer {
+        let words = [
+            "[PAD]",
+            "[UNK]",
+            "[CLS]",
+            "[SEP]",
+            "what",
+            "is",
+            "the",
+            "transform",
+            "##ers",
+            "library",
+            "?",
+        ];
+        // A vocab.txt, one token per line, as BERT models ship it.
+        // Tests run in parallel: one file per call.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("tasb-tiny-vocab-{}-{call}.txt", std::process::id()));
+        std::fs::write(&path, words.join("\n")).unwrap();
+        let model = WordPiece::from_file(&path.to_string_lossy())
+            .unk_token("[UNK]".into())
+            .build()
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        let mut t = Tokenizer::new(model);
+        t.with_normalizer(Some(BertNormalizer::default())).unwrap();
+        t.with_pre_tokenizer(Some(BertPreTokenizer));
+        t.with_post_processor(Some(BertProcessing::new(
+            ("[SEP]".into(), 3),
+            ("[CLS]".into(), 2),
+        )));
+        TextTokenizer::new(t, max_length).unwrap()
+    }
+
+    #[test]
+    fn lowercases_splits_word_pieces_and_marks_unknowns() {
+        let t = tiny_bert(512);
+        assert_eq!(
+            t.token_strings("What is the Transformers library? 🙂")
+                .unwrap(),
+            [
+                "[CLS]",
+                "what",
+                "is",
+                "the",
+                "transform",
+                "##ers",
+                "library",
+                "?",
+                "[UNK]",
+                "[SEP]"
+            ]
+        );
+    }
+
+    #[test]
+    fn truncates_to_the_maximum_length_keeping_special_tokens() {
+        let t = tiny_bert(4);
+        assert_eq!(
+            t.token_strings("what is the library").unwrap(),
+            ["[CLS]", "what", "is", "[SEP]"]
+        );
+        let long = "library ".repeat(131_072); // a 1 MB text
+        assert_eq!(t.encode(&long).unwrap().ids.len(), 4);
+    }
+
+    #[test]
+    fn empty_text_encodes_to_the_special_tokens() {
+        assert_eq!(tiny_bert(16).token_strings("").unwrap(), ["[CLS]", "[SEP]"]);
+    }
+
+    #[test]
+    fn padding_is_to_the_longest_in_the_batch() {
+        let t = tiny_bert(512);
+        let a = t.encode("what is").unwrap();
+        let b = t.encode("the transformers library").unwrap();
+        let batch = pad_batch(&[&a, &b]);
+        assert_eq!((batch.batch, batch.seq_len), (2, 6));
+        assert_eq!(batch.input_ids, vec![2, 4, 5, 3, 0, 0, 2, 6, 7, 8, 9, 3]);
+        assert_eq!(
+            batch.attention_mask,
+            vec![1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1]
+        );
+    }
+
+    #[test]
+    fn vocabulary_larger_than_the_model_is_rejected() {
+        let t = tiny_bert(16);
+        assert!(t.check_vocabulary(11).is_ok());
+        let e = t.check_vocabulary(8).unwrap_err();
+        assert!(e.message.contains("11 tokens") && e.hint.is_some(), "{e}");
+    }
+}
