@@ -9,6 +9,9 @@ export TASB_PGDATA="${TASB_PGDATA:-$TASB_HOME/data}"
 export TASB_SOCKET_DIR="${TASB_SOCKET_DIR:-$TASB_HOME/run}"
 export TASB_PORT="${TASB_PORT:-5499}"
 export TASB_SHARED="${TASB_SHARED:-$TASB_ROOT/../shared}"
+# ONNX Runtime's shared library, installed by setup.sh from the PyPI wheel.
+export TASB_ORT_LIB="${TASB_ORT_LIB:-$TASB_HOME/lib/libonnxruntime.so.1.32.0}"
+export TASB_ONNXRUNTIME="$TASB_ORT_LIB"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 log() { printf '\033[1m[tasb]\033[0m %s\n' "$*" >&2; }

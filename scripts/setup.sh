@@ -4,6 +4,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 PGRX_VERSION=0.18.1
+ORT_VERSION=1.32.0
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 clang libclang-dev sudo python3)
 
 missing=()
@@ -29,3 +30,21 @@ fi
 
 as_root install -d -m 755 "$TASB_HOME"
 if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$TASB_HOME"; fi
+
+# ONNX Runtime for the encoder, from the PyPI wheel (never a download by ort itself), in a
+# directory the postgres user can read.
+if [ ! -f "$TASB_ORT_LIB" ]; then
+    log "installing ONNX Runtime $ORT_VERSION from PyPI into $(dirname "$TASB_ORT_LIB")"
+    wheel_dir="$(mktemp -d)"
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheel_dir" "onnxruntime==$ORT_VERSION"
+    as_root install -d -m 755 "$(dirname "$TASB_ORT_LIB")"
+    python3 - "$wheel_dir"/onnxruntime-*.whl "$wheel_dir" "$ORT_VERSION" <<'PY'
+import sys, zipfile
+wheel, out, version = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith("capi/libonnxruntime.so." + version))
+    open(out + "/libonnxruntime.so", "wb").write(z.read(name))
+PY
+    as_root install -m 755 "$wheel_dir/libonnxruntime.so" "$TASB_ORT_LIB"
+    rm -rf "$wheel_dir"
+fi

@@ -6,12 +6,16 @@
 //! - [`batching`]: length-sorted batches, so padding (wasted model work) stays small.
 //! - [`pooling`]: [CLS] or mean pooling of the last hidden state, optional L2 normalisation.
 //!
-//! The ONNX Runtime session that turns token ids into hidden states builds on these.
+//! - [`runtime`]: ONNX Runtime loaded once per process from a library file, threads signal-free.
+//! - [`encoder`]: the whole path, text in, vectors out.
 
 pub mod batching;
+pub mod encoder;
 pub mod error;
 pub mod model_dir;
 pub mod pooling;
+pub mod runtime;
 pub mod tokenize;
 
+pub use encoder::{EncodeStats, Encoder};
 pub use error::EncoderError;
