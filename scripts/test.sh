@@ -17,6 +17,11 @@ log "unit tests of the pure crates"
 cargo test --workspace --exclude tasb 2>&1 | tee -a "$log_file"
 
 log "in-server tests (cargo pgrx test)"
+# The tiny fixture model where the test server (running as postgres) can read it.
+as_root install -d -m 755 "$TASB_HOME/models"
+as_root rm -rf "$TASB_HOME/models/tiny-distilbert"
+as_root cp -r tests/fixtures/tiny-distilbert "$TASB_HOME/models/"
+as_root chmod -R a+rX "$TASB_HOME/models"
 if [ "$(id -u)" = 0 ]; then
     # initdb refuses root: run the test server as postgres, in a directory it owns.
     pgtest="$TASB_HOME/pgrx-test"

@@ -3,9 +3,17 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod encode;
 mod errors;
 mod operators;
 mod types;
+
+/// Runs when a backend loads the library: registers the settings. Nothing heavy happens here
+/// (the model and ONNX Runtime load lazily on first use, never in the postmaster).
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    encode::settings::register();
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
@@ -17,6 +25,17 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        // The tiny fixture model and ONNX Runtime, where scripts/test.sh puts them.
+        let home = option_env!("TASB_HOME").unwrap_or("/var/tmp/tasb");
+        let library = option_env!("TASB_ORT_LIB").map(str::to_string);
+        let library = library.unwrap_or_else(|| format!("{home}/lib/libonnxruntime.so.1.32.0"));
+        let settings = [
+            format!("tasb.onnxruntime_path = '{library}'"),
+            format!("tasb.model_dir = '{home}/models/tiny-distilbert'"),
+        ];
+        settings
+            .into_iter()
+            .map(|s| &*Box::leak(s.into_boxed_str()))
+            .collect()
     }
 }

@@ -6,6 +6,8 @@ pub mod io;
 pub mod typmod;
 pub mod varlena;
 
+pub use varlena::OwnedVec;
+
 pgrx::extension_sql!(
     "CREATE TYPE tasbvec;\nCREATE TYPE tasbhalf;",
     name = "shell_types",

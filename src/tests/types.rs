@@ -1,4 +1,4 @@
-//! In-server tests (`cargo pgrx test`) for what SQL cannot reach: binary receive errors, and an
+//! In-server tests of the types for what SQL cannot reach: binary receive errors, and an
 //! exact search over 768-d vectors checked against a ranking computed here in f64.
 
 #[pgrx::pg_schema]

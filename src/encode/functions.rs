@@ -1,0 +1,123 @@
+//! SQL functions over the backend's model.
+//!
+//! Volatility: STABLE, honestly. The result depends on `tasb.model_dir`, a setting, so it is
+//! fixed within a statement but not forever: IMMUTABLE would let the planner fold it into plans
+//! and indexes that outlive a model change. Consequence: `GENERATED ALWAYS AS (tasb_encode(body))`
+//! is not allowed (it needs IMMUTABLE); embed on write with a trigger instead. PARALLEL RESTRICTED:
+//! a parallel worker would load its own copy of the model; compute the query vector once in the
+//! leader (`ORDER BY emb <#> (SELECT tasb_encode($1))`) and the scan itself still runs in parallel.
+
+use super::model::{raise_encoder_error, stats, with_model, LoadedModel};
+use super::settings::BATCH_SIZE;
+use crate::types::OwnedVec;
+use pgrx::prelude::*;
+use tasb_vecmath::distance::{dot, Elements};
+
+/// Encodes texts in input order, checking for query cancel between model calls.
+fn encode_texts(model: &mut LoadedModel, texts: &[&str]) -> Vec<Vec<f32>> {
+    let batch_size = BATCH_SIZE.get().max(1) as usize;
+    let mut keep_going = || {
+        pgrx::check_for_interrupts!();
+        true
+    };
+    model
+        .encoder
+        .encode(texts, batch_size, &mut keep_going)
+        .unwrap_or_else(|e| raise_encoder_error(e))
+}
+
+/// One text's vector, through the backend's cache of recent query encodings.
+fn encode_one(text: &str) -> Vec<f32> {
+    with_model(|model| {
+        if let Some(vector) = model.cached(text) {
+            return vector;
+        }
+        let vector = encode_texts(model, &[text]).pop().unwrap_or_default();
+        model.remember(text, &vector);
+        vector
+    })
+}
+
+/// The model's vector for a text (TAS-B: the [CLS] vector, not normalised).
+#[pg_extern(stable, strict, parallel_restricted, requires = ["vector_types"])]
+fn tasb_encode(text: &str) -> OwnedVec<f32> {
+    OwnedVec::from_slice(&encode_one(text))
+}
+
+/// Vectors for many texts in one go: same order, NULL stays NULL; batched by length.
+#[pg_extern(stable, strict, parallel_restricted, requires = ["vector_types"])]
+fn tasb_encode_batch(texts: Array<&str>) -> Vec<Option<OwnedVec<f32>>> {
+    let items: Vec<Option<&str>> = texts.iter().collect();
+    let present: Vec<&str> = items.iter().flatten().copied().collect();
+    let mut vectors = with_model(|model| encode_texts(model, &present)).into_iter();
+    items
+        .iter()
+        .map(|item| item.map(|_| OwnedVec::from_slice(&vectors.next().unwrap_or_default())))
+        .collect()
+}
+
+/// The relevance score of a passage for a query: their vectors' dot product.
+#[pg_extern(stable, strict, parallel_restricted)]
+fn tasb_score(query: &str, passage: &str) -> f64 {
+    let query_vector = encode_one(query);
+    let passage_vector = with_model(|model| encode_texts(model, &[passage]))
+        .pop()
+        .unwrap_or_default();
+    dot(Elements::F32(&query_vector), Elements::F32(&passage_vector))
+}
+
+/// Re-ranks candidate passages for a query: each passage's 1-based position in the input and its
+/// score, best first.
+#[pg_extern(stable, strict, parallel_restricted)]
+fn tasb_rerank(
+    query: &str,
+    passages: Array<&str>,
+) -> TableIterator<'static, (name!(position, i32), name!(score, Option<f64>))> {
+    let query_vector = encode_one(query);
+    let items: Vec<Option<&str>> = passages.iter().collect();
+    let present: Vec<&str> = items.iter().flatten().copied().collect();
+    let mut vectors = with_model(|model| encode_texts(model, &present)).into_iter();
+    let mut scored: Vec<(i32, Option<f64>)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let score = item
+                .and_then(|_| vectors.next())
+                .map(|v| dot(Elements::F32(&query_vector), Elements::F32(&v)));
+            (i as i32 + 1, score)
+        })
+        .collect();
+    // Best first; NULL passages last.
+    scored.sort_by(|a, b| {
+        b.1.unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.1.unwrap_or(f64::NEG_INFINITY))
+    });
+    TableIterator::new(scored)
+}
+
+/// This backend's encoder work: model calls, texts, tokens, time in the model, cache hits.
+#[pg_extern(volatile, parallel_restricted)]
+fn tasb_stats() -> TableIterator<
+    'static,
+    (
+        name!(model_dir, Option<String>),
+        name!(model_calls, i64),
+        name!(texts, i64),
+        name!(tokens, i64),
+        name!(model_ms, f64),
+        name!(cache_hits, i64),
+    ),
+> {
+    let row = match stats() {
+        Some((dir, s, hits)) => (
+            Some(dir),
+            s.model_calls as i64,
+            s.texts as i64,
+            s.tokens as i64,
+            s.model_time.as_secs_f64() * 1000.0,
+            hits as i64,
+        ),
+        None => (None, 0, 0, 0, 0.0, 0),
+    };
+    TableIterator::once(row)
+}

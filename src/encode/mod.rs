@@ -1,0 +1,5 @@
+//! `tasb_encode` and friends: the encoder crate behind SQL, one loaded model per backend.
+
+pub mod functions;
+pub mod model;
+pub mod settings;

@@ -1,0 +1,114 @@
+//! The backend's loaded model: created lazily on first use (never in the postmaster), reloaded
+//! when the settings that define it change, with a small cache of recent query encodings so a
+//! statement that calls `tasb_encode('...')` once per row runs the model once.
+
+use super::settings::{text_setting, INTRA_OP_THREADS, MODEL_DIR, ONNXRUNTIME_PATH};
+use crate::errors::raise;
+use pgrx::PgSqlErrorCode;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::path::Path;
+use tasb_encoder::{EncodeStats, Encoder, EncoderError};
+
+const CACHE_ENTRIES: usize = 16;
+
+pub struct LoadedModel {
+    pub dir: String,
+    library: String,
+    threads: usize,
+    pub encoder: Encoder,
+    /// Most recent first: (text, vector).
+    cache: VecDeque<(String, Vec<f32>)>,
+    pub cache_hits: u64,
+}
+
+impl LoadedModel {
+    /// The cached encoding of `text`, counting the hit.
+    pub fn cached(&mut self, text: &str) -> Option<Vec<f32>> {
+        let position = self.cache.iter().position(|(t, _)| t == text)?;
+        let entry = self.cache.remove(position)?;
+        let vector = entry.1.clone();
+        self.cache.push_front(entry);
+        self.cache_hits += 1;
+        Some(vector)
+    }
+
+    pub fn remember(&mut self, text: &str, vector: &[f32]) {
+        self.cache.push_front((text.to_string(), vector.to_vec()));
+        self.cache.truncate(CACHE_ENTRIES);
+    }
+}
+
+thread_local! {
+    // Postgres backends are single-threaded; this is touched only from the backend's main thread.
+    static LOADED: RefCell<Option<LoadedModel>> = const { RefCell::new(None) };
+}
+
+/// Raises an encoder error as a Postgres ERROR with its hint.
+pub fn raise_encoder_error(e: EncoderError) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+        e.message,
+        None,
+        e.hint.as_deref(),
+    )
+}
+
+fn required_setting(value: Option<String>, name: &str, hint: &str) -> String {
+    value.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("{name} is not set"),
+            None,
+            Some(hint),
+        )
+    })
+}
+
+/// Runs `f` on the model the current settings name, loading it first if needed.
+pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
+    let dir = required_setting(
+        text_setting(&MODEL_DIR),
+        "tasb.model_dir",
+        "SET tasb.model_dir = '/path/to/model' (a directory made by scripts/export_model.py), as a superuser or in postgresql.conf.",
+    );
+    let library = required_setting(
+        text_setting(&ONNXRUNTIME_PATH),
+        "tasb.onnxruntime_path",
+        "Set tasb.onnxruntime_path to libonnxruntime.so.1.32.0 (scripts/setup.sh installs it) in postgresql.conf.",
+    );
+    let threads = INTRA_OP_THREADS.get().max(0) as usize;
+    LOADED.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let current = slot
+            .as_ref()
+            .is_some_and(|m| m.dir == dir && m.library == library && m.threads == threads);
+        if !current {
+            // Drop the old model first so two never sit in memory together.
+            *slot = None;
+            let encoder = Encoder::load(Path::new(&dir), Path::new(&library), threads)
+                .unwrap_or_else(|e| raise_encoder_error(e));
+            *slot = Some(LoadedModel {
+                dir,
+                library,
+                threads,
+                encoder,
+                cache: VecDeque::new(),
+                cache_hits: 0,
+            });
+        }
+        match slot.as_mut() {
+            Some(model) => f(model),
+            None => unreachable!("loaded just above"),
+        }
+    })
+}
+
+/// Statistics of this backend's model, if one is loaded.
+pub fn stats() -> Option<(String, EncodeStats, u64)> {
+    LOADED.with(|cell| {
+        cell.borrow()
+            .as_ref()
+            .map(|m| (m.dir.clone(), m.encoder.stats(), m.cache_hits))
+    })
+}

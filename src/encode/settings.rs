@@ -1,0 +1,56 @@
+//! The `tasb.*` settings. Paths are superuser-only: loading a shared library or a model is code
+//! execution in the server.
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+
+pub static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ONNXRUNTIME_PATH: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static INTRA_OP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
+pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
+
+pub fn register() {
+    GucRegistry::define_string_guc(
+        c"tasb.model_dir",
+        c"Model directory for tasb_encode (config.json, tokenizer.json, model.onnx).",
+        c"Changing it in a session loads that model on the next call.",
+        &MODEL_DIR,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"tasb.onnxruntime_path",
+        c"Path of libonnxruntime.so (ONNX Runtime 1.32) used by tasb_encode.",
+        c"Loaded once per server process; scripts/setup.sh installs it from the PyPI wheel.",
+        &ONNXRUNTIME_PATH,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"tasb.intra_op_threads",
+        c"ONNX Runtime threads per backend for one model call (0: one per core).",
+        c"Takes effect when the model is (re)loaded.",
+        &INTRA_OP_THREADS,
+        0,
+        256,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"tasb.batch_size",
+        c"Texts per model call in tasb_encode_batch.",
+        c"Texts are sorted by length first, so batches carry little padding.",
+        &BATCH_SIZE,
+        1,
+        4096,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+pub fn text_setting(setting: &GucSetting<Option<CString>>) -> Option<String> {
+    setting
+        .get()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+}

@@ -1,0 +1,4 @@
+//! In-server tests (`cargo pgrx test`).
+
+mod encode;
+mod types;
