@@ -24,6 +24,10 @@ shared_buffers = '${TASB_SHARED_BUFFERS:-2GB}'
 max_parallel_workers_per_gather = 2
 CONF
     fi
+    # ONNX Runtime for tasb_encode (superuser-only setting: a shared library is code).
+    if ! grep -q "^tasb.onnxruntime_path" "$TASB_PGDATA/postgresql.conf"; then
+        echo "tasb.onnxruntime_path = '$TASB_ORT_LIB'" | as_pg tee -a "$TASB_PGDATA/postgresql.conf" >/dev/null
+    fi
     if as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" status >/dev/null 2>&1; then
         log "cluster already running on port $TASB_PORT"
     else
