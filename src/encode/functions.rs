@@ -44,15 +44,23 @@ fn tasb_encode(text: &str) -> OwnedVec<f32> {
     OwnedVec::from_slice(&encode_one(text))
 }
 
+/// Encodes the non-NULL texts in one batched pass; NULL stays None, input order is kept.
+fn encode_nullable(texts: &[Option<&str>]) -> Vec<Option<Vec<f32>>> {
+    let present: Vec<&str> = texts.iter().flatten().copied().collect();
+    let mut vectors = with_model(|model| encode_texts(model, &present)).into_iter();
+    texts
+        .iter()
+        .map(|text| text.and_then(|_| vectors.next()))
+        .collect()
+}
+
 /// Vectors for many texts in one go: same order, NULL stays NULL; batched by length.
 #[pg_extern(stable, strict, parallel_restricted, requires = ["vector_types"])]
 fn tasb_encode_batch(texts: Array<&str>) -> Vec<Option<OwnedVec<f32>>> {
     let items: Vec<Option<&str>> = texts.iter().collect();
-    let present: Vec<&str> = items.iter().flatten().copied().collect();
-    let mut vectors = with_model(|model| encode_texts(model, &present)).into_iter();
-    items
-        .iter()
-        .map(|item| item.map(|_| OwnedVec::from_slice(&vectors.next().unwrap_or_default())))
+    encode_nullable(&items)
+        .into_iter()
+        .map(|v| v.map(|v| OwnedVec::from_slice(&v)))
         .collect()
 }
 
@@ -75,16 +83,15 @@ fn tasb_rerank(
 ) -> TableIterator<'static, (name!(position, i32), name!(score, Option<f64>))> {
     let query_vector = encode_one(query);
     let items: Vec<Option<&str>> = passages.iter().collect();
-    let present: Vec<&str> = items.iter().flatten().copied().collect();
-    let mut vectors = with_model(|model| encode_texts(model, &present)).into_iter();
-    let mut scored: Vec<(i32, Option<f64>)> = items
+    let mut scored: Vec<(i32, Option<f64>)> = encode_nullable(&items)
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            let score = item
-                .and_then(|_| vectors.next())
-                .map(|v| dot(Elements::F32(&query_vector), Elements::F32(&v)));
-            (i as i32 + 1, score)
+        .map(|(i, v)| {
+            (
+                i as i32 + 1,
+                v.as_ref()
+                    .map(|v| dot(Elements::F32(&query_vector), Elements::F32(v))),
+            )
         })
         .collect();
     // Best first; NULL passages last.
