@@ -1,27 +1,14 @@
 //! Casts: typmod coercion, tasbvec <-> tasbhalf, and numeric arrays <-> vectors.
 
 use super::arrays::ArrayArg;
-use super::io::raise_element_error;
-use super::typmod::check_typmod;
+use super::io::{checked_from_f32s, checked_vector, raise_element_error};
 use super::varlena::{Element, OwnedVec, VecArg};
 use pgrx::prelude::*;
 use tasb_vecmath::f16;
 
-fn coerce<T: Element>(v: VecArg<T>, typmod: i32) -> OwnedVec<T> {
-    check_typmod(T::TYPE_NAME, v.dims(), typmod);
-    OwnedVec::from_slice(v.as_slice())
-}
-
-fn from_f32s<T: Element>(values: &[f32], typmod: i32) -> OwnedVec<T> {
-    let converted = T::from_f32s(values).unwrap_or_else(|e| raise_element_error::<T>(&e));
-    check_typmod(T::TYPE_NAME, converted.len(), typmod);
-    OwnedVec::from_slice(&converted)
-}
-
 fn from_f64s<T: Element>(values: &[f64], typmod: i32) -> OwnedVec<T> {
     let converted = T::from_f64s(values).unwrap_or_else(|e| raise_element_error::<T>(&e));
-    check_typmod(T::TYPE_NAME, converted.len(), typmod);
-    OwnedVec::from_slice(&converted)
+    checked_vector(&converted, typmod)
 }
 
 fn widen<T: Element>(v: &VecArg<T>) -> Vec<f32> {
@@ -30,27 +17,27 @@ fn widen<T: Element>(v: &VecArg<T>) -> Vec<f32> {
 
 #[pg_extern(immutable, parallel_safe, strict, name = "tasbvec", requires = ["vector_types"])]
 fn tasbvec_typmod_coerce(v: VecArg<f32>, typmod: i32, _explicit: bool) -> OwnedVec<f32> {
-    coerce(v, typmod)
+    checked_vector(v.as_slice(), typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, name = "tasbhalf", requires = ["vector_types"])]
 fn tasbhalf_typmod_coerce(v: VecArg<f16>, typmod: i32, _explicit: bool) -> OwnedVec<f16> {
-    coerce(v, typmod)
+    checked_vector(v.as_slice(), typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, requires = ["vector_types"])]
 fn tasbvec_to_tasbhalf(v: VecArg<f32>, typmod: i32, _explicit: bool) -> OwnedVec<f16> {
-    from_f32s(v.as_slice(), typmod)
+    checked_from_f32s(v.as_slice(), typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, requires = ["vector_types"])]
 fn tasbhalf_to_tasbvec(v: VecArg<f16>, typmod: i32, _explicit: bool) -> OwnedVec<f32> {
-    from_f32s(&widen(&v), typmod)
+    checked_from_f32s(&widen(&v), typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, name = "array_to_tasbvec", requires = ["vector_types"])]
 fn real_array_to_tasbvec(a: ArrayArg<f32>, typmod: i32, _explicit: bool) -> OwnedVec<f32> {
-    from_f32s(a.as_slice(), typmod)
+    checked_from_f32s(a.as_slice(), typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, name = "array_to_tasbvec", requires = ["vector_types"])]
@@ -61,12 +48,12 @@ fn double_array_to_tasbvec(a: ArrayArg<f64>, typmod: i32, _explicit: bool) -> Ow
 #[pg_extern(immutable, parallel_safe, strict, name = "array_to_tasbvec", requires = ["vector_types"])]
 fn integer_array_to_tasbvec(a: ArrayArg<i32>, typmod: i32, _explicit: bool) -> OwnedVec<f32> {
     let values: Vec<f32> = a.as_slice().iter().map(|&i| i as f32).collect();
-    from_f32s(&values, typmod)
+    checked_from_f32s(&values, typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, name = "array_to_tasbhalf", requires = ["vector_types"])]
 fn real_array_to_tasbhalf(a: ArrayArg<f32>, typmod: i32, _explicit: bool) -> OwnedVec<f16> {
-    from_f32s(a.as_slice(), typmod)
+    checked_from_f32s(a.as_slice(), typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, name = "array_to_tasbhalf", requires = ["vector_types"])]
@@ -77,7 +64,7 @@ fn double_array_to_tasbhalf(a: ArrayArg<f64>, typmod: i32, _explicit: bool) -> O
 #[pg_extern(immutable, parallel_safe, strict, name = "array_to_tasbhalf", requires = ["vector_types"])]
 fn integer_array_to_tasbhalf(a: ArrayArg<i32>, typmod: i32, _explicit: bool) -> OwnedVec<f16> {
     let values: Vec<f32> = a.as_slice().iter().map(|&i| i as f32).collect();
-    from_f32s(&values, typmod)
+    checked_from_f32s(&values, typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, requires = ["vector_types"])]

@@ -52,9 +52,19 @@ fn parse_text<T: Element>(input: &CStr, typmod: i32) -> OwnedVec<T> {
             Some("A vector is written as [1,2.5,-3e-2]: finite numbers, comma-separated, in brackets."),
         )
     });
-    let converted = T::from_f32s(&values).unwrap_or_else(|e| raise_element_error::<T>(&e));
-    check_typmod(T::TYPE_NAME, converted.len(), typmod);
-    OwnedVec::from_slice(&converted)
+    checked_from_f32s(&values, typmod)
+}
+
+/// A new vector of `values`, after checking their count against the column's `tasbvec(n)`.
+pub(super) fn checked_vector<T: Element>(values: &[T], typmod: i32) -> OwnedVec<T> {
+    check_typmod(T::TYPE_NAME, values.len(), typmod);
+    OwnedVec::from_slice(values)
+}
+
+/// Narrows f32 values to `T` (rejecting what `T` cannot hold), then as [`checked_vector`].
+pub(super) fn checked_from_f32s<T: Element>(values: &[f32], typmod: i32) -> OwnedVec<T> {
+    let converted = T::from_f32s(values).unwrap_or_else(|e| raise_element_error::<T>(&e));
+    checked_vector(&converted, typmod)
 }
 
 fn format_text<T: Element>(v: VecArg<T>) -> CString {
@@ -96,8 +106,7 @@ fn receive<T: Element>(buffer: Internal, typmod: i32) -> OwnedVec<T> {
             Some("The binary form is int16 dimensions, int16 zero, then big-endian elements, as pgvector's."),
         )
     });
-    check_typmod(T::TYPE_NAME, values.len(), typmod);
-    OwnedVec::from_slice(&values)
+    checked_vector(&values, typmod)
 }
 
 #[pg_extern(immutable, parallel_safe, strict, requires = ["shell_types"])]
