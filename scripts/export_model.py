@@ -23,11 +23,17 @@ import sys
 
 TAS_B = "sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco"
 ST_FILES = ["modules.json", "sentence_bert_config.json", "1_Pooling/config.json"]
+# The TAS-B authors' usage example (query, relevant passage, other passage) and an empty text.
 CHECK_TEXTS = [
     "what is the transformers library",
-    "The Transformers library provides thousands of pretrained models to perform tasks on texts.",
+    "We are very happy to show you the \U0001F917 Transformers library for pre-trained language models. "
+    "We are helping the community work together towards the goal of advancing NLP \U0001F525.",
+    "Hmm I don't like this new movie about transformers that i got from my local library. "
+    "Those transformers are robots?",
     "",
 ]
+# Their published scores for it: https://github.com/sebastian-hofstaetter/tas-balanced-dense-retrieval
+TAS_B_SCORES = (103.34, 97.70)
 
 
 def load(model_name):
@@ -148,6 +154,7 @@ def main():
     feed = {n: enc[n].numpy().astype(np.int64) for n in names}
     print(f"{args.model}: {config.model_type}, {want.shape[1]} dimensions, {mode} pooling, "
           f"normalize={normalize}, max_length={max_length}")
+    fp32_vectors = None
     for precision in precisions:
         session = ort.InferenceSession(str(out / precision / "model.onnx"), providers=["CPUExecutionProvider"])
         got = pooled(session.run(["last_hidden_state"], feed)[0], feed["attention_mask"], mode, normalize)
@@ -156,10 +163,14 @@ def main():
         print(f"  {precision}: {out / precision} ({size:.0f} MB), max abs difference from PyTorch {diff:.2e}")
         if precision == "fp32" and diff > 1e-4:
             sys.exit("fp32 export does not match PyTorch within 1e-4")
-    if args.model == TAS_B:
-        q, p = want[0], want[1]
-        print(f"  TAS-B check: score(query, relevant passage) = {float(q @ p):.2f}")
-
+        if precision == "fp32":
+            fp32_vectors = got
+    if fp32_vectors is not None and config.model_type == "distilbert" and fp32_vectors.shape[1] == 768 and mode == "cls":
+        scores = (float(fp32_vectors[0] @ fp32_vectors[1]), float(fp32_vectors[0] @ fp32_vectors[2]))
+        print(f"  TAS-B check (ONNX fp32): scores {scores[0]:.2f} and {scores[1]:.2f}; "
+              f"the authors published {TAS_B_SCORES[0]} and {TAS_B_SCORES[1]}")
+        if args.model == TAS_B and any(abs(a - b) > 0.01 for a, b in zip(scores, TAS_B_SCORES)):
+            sys.exit("the exported TAS-B does not reproduce the authors' scores")
 
 if __name__ == "__main__":
     main()

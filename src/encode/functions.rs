@@ -108,6 +108,7 @@ fn tasb_stats() -> TableIterator<
     'static,
     (
         name!(model_dir, Option<String>),
+        name!(device, Option<String>),
         name!(model_calls, i64),
         name!(texts, i64),
         name!(tokens, i64),
@@ -116,15 +117,16 @@ fn tasb_stats() -> TableIterator<
     ),
 > {
     let row = match stats() {
-        Some((dir, s, hits)) => (
-            Some(dir),
-            s.model_calls as i64,
-            s.texts as i64,
-            s.tokens as i64,
-            s.model_time.as_secs_f64() * 1000.0,
-            hits as i64,
+        Some(m) => (
+            Some(m.dir),
+            Some(m.device),
+            m.encode.model_calls as i64,
+            m.encode.texts as i64,
+            m.encode.tokens as i64,
+            m.encode.model_time.as_secs_f64() * 1000.0,
+            m.cache_hits as i64,
         ),
-        None => (None, 0, 0, 0, 0.0, 0),
+        None => (None, None, 0, 0, 0, 0.0, 0),
     };
     TableIterator::once(row)
 }

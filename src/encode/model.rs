@@ -2,13 +2,13 @@
 //! when the settings that define it change, with a small cache of recent query encodings so a
 //! statement that calls `tasb_encode('...')` once per row runs the model once.
 
-use super::settings::{text_setting, INTRA_OP_THREADS, MODEL_DIR, ONNXRUNTIME_PATH};
+use super::settings::{text_setting, DEVICE, INTRA_OP_THREADS, MODEL_DIR, ONNXRUNTIME_PATH};
 use crate::errors::raise;
 use pgrx::PgSqlErrorCode;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::Path;
-use tasb_encoder::{EncodeStats, Encoder, EncoderError};
+use tasb_encoder::{Device, EncodeStats, Encoder, EncoderError};
 
 const CACHE_ENTRIES: usize = 16;
 
@@ -16,6 +16,7 @@ pub struct LoadedModel {
     pub dir: String,
     library: String,
     threads: usize,
+    device: Device,
     pub encoder: Encoder,
     /// Most recent first: (text, vector).
     cache: VecDeque<(String, Vec<f32>)>,
@@ -78,20 +79,22 @@ pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
         "Set tasb.onnxruntime_path to libonnxruntime.so.1.32.0 (scripts/setup.sh installs it) in postgresql.conf.",
     );
     let threads = INTRA_OP_THREADS.get().max(0) as usize;
+    let device = DEVICE.get().device();
     LOADED.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let current = slot
-            .as_ref()
-            .is_some_and(|m| m.dir == dir && m.library == library && m.threads == threads);
+        let current = slot.as_ref().is_some_and(|m| {
+            m.dir == dir && m.library == library && m.threads == threads && m.device == device
+        });
         if !current {
             // Drop the old model first so two never sit in memory together.
             *slot = None;
-            let encoder = Encoder::load(Path::new(&dir), Path::new(&library), threads)
+            let encoder = Encoder::load(Path::new(&dir), Path::new(&library), threads, device)
                 .unwrap_or_else(|e| raise_encoder_error(e));
             *slot = Some(LoadedModel {
                 dir,
                 library,
                 threads,
+                device,
                 encoder,
                 cache: VecDeque::new(),
                 cache_hits: 0,
@@ -105,10 +108,20 @@ pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
 }
 
 /// Statistics of this backend's model, if one is loaded.
-pub fn stats() -> Option<(String, EncodeStats, u64)> {
+pub fn stats() -> Option<ModelStats> {
     LOADED.with(|cell| {
-        cell.borrow()
-            .as_ref()
-            .map(|m| (m.dir.clone(), m.encoder.stats(), m.cache_hits))
+        cell.borrow().as_ref().map(|m| ModelStats {
+            dir: m.dir.clone(),
+            device: m.encoder.device().to_string(),
+            encode: m.encoder.stats(),
+            cache_hits: m.cache_hits,
+        })
     })
+}
+
+pub struct ModelStats {
+    pub dir: String,
+    pub device: String,
+    pub encode: EncodeStats,
+    pub cache_hits: u64,
 }

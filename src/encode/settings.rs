@@ -1,11 +1,34 @@
 //! The `tasb.*` settings. Paths are superuser-only: loading a shared library or a model is code
 //! execution in the server.
 
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use std::ffi::CString;
 
 pub static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static ONNXRUNTIME_PATH: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `tasb.device`: where the model runs.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DeviceSetting {
+    #[name = c"auto"]
+    Auto,
+    #[name = c"cpu"]
+    Cpu,
+    #[name = c"cuda"]
+    Cuda,
+}
+
+impl DeviceSetting {
+    pub fn device(self) -> tasb_encoder::Device {
+        match self {
+            DeviceSetting::Auto => tasb_encoder::Device::Auto,
+            DeviceSetting::Cpu => tasb_encoder::Device::Cpu,
+            DeviceSetting::Cuda => tasb_encoder::Device::Cuda,
+        }
+    }
+}
+
+pub static DEVICE: GucSetting<DeviceSetting> =
+    GucSetting::<DeviceSetting>::new(DeviceSetting::Auto);
 pub static INTRA_OP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
 
@@ -24,6 +47,14 @@ pub fn register() {
         c"Loaded once per server process; scripts/setup.sh installs it from the PyPI wheel.",
         &ONNXRUNTIME_PATH,
         GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"tasb.device",
+        c"Where tasb_encode runs the model: auto (CUDA when present), cpu or cuda.",
+        c"cuda fails with an error when the ONNX Runtime library or the machine has no CUDA; auto then uses the CPU. Takes effect when the model is (re)loaded.",
+        &DEVICE,
+        GucContext::Userset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -1,11 +1,13 @@
 //! Text in, vectors out: tokenize, batch by length, run the ONNX model, pool.
 
 use crate::batching::length_sorted_batches;
+use crate::device::{library_has_cuda, register_cuda, ActiveDevice, Device};
 use crate::model_dir::ModelConfig;
 use crate::pooling::pool;
 use crate::runtime::{ensure_runtime, with_signals_blocked};
 use crate::tokenize::{pad_batch, TextTokenizer, Tokens};
 use crate::EncoderError;
+use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
@@ -26,29 +28,48 @@ pub struct Encoder {
     tokenizer: TextTokenizer,
     session: Session,
     takes_token_type_ids: bool,
+    device: ActiveDevice,
     stats: EncodeStats,
 }
 
 impl Encoder {
-    /// Loads a model directory with ONNX Runtime from `library`, on `intra_threads` threads.
-    pub fn load(dir: &Path, library: &Path, intra_threads: usize) -> Result<Encoder, EncoderError> {
+    /// Loads a model directory with ONNX Runtime from `library`, on `intra_threads` CPU threads,
+    /// on `device`.
+    pub fn load(
+        dir: &Path,
+        library: &Path,
+        intra_threads: usize,
+        device: Device,
+    ) -> Result<Encoder, EncoderError> {
         let config = ModelConfig::load(dir)?;
         let tokenizer = TextTokenizer::from_file(&config.tokenizer_path(), config.max_length)?;
         tokenizer.check_vocabulary(config.vocab_size)?;
         let environment = ensure_runtime(library)?;
         let model_path = config.model_path();
-        let session = with_signals_blocked(|| -> Result<Session, ort::Error> {
-            Session::builder(environment)?
-                .with_optimization_level(GraphOptimizationLevel::Level3)
-                .map_err(ort::Error::<()>::from)?
-                .with_intra_threads(intra_threads)
-                .map_err(ort::Error::<()>::from)?
-                .commit_from_file(&model_path)
-        })
-        .map_err(|e| {
-            EncoderError::new(format!("cannot load {}: {e}", model_path.display()))
-                .with_hint("model.onnx must be an ONNX export of a BERT-family encoder (scripts/export_model.py).")
-        })?;
+        let (session, active_device) = match device {
+            Device::Cpu => (
+                create_session(environment, &model_path, intra_threads, false)?,
+                ActiveDevice::Cpu,
+            ),
+            Device::Cuda => (
+                create_session(environment, &model_path, intra_threads, true)?,
+                ActiveDevice::Cuda,
+            ),
+            Device::Auto => {
+                let on_gpu = if library_has_cuda()? {
+                    create_session(environment, &model_path, intra_threads, true).ok()
+                } else {
+                    None
+                };
+                match on_gpu {
+                    Some(session) => (session, ActiveDevice::Cuda),
+                    None => (
+                        create_session(environment, &model_path, intra_threads, false)?,
+                        ActiveDevice::Cpu,
+                    ),
+                }
+            }
+        };
         let input_names: Vec<String> = session
             .inputs()
             .iter()
@@ -70,8 +91,14 @@ impl Encoder {
             tokenizer,
             session,
             takes_token_type_ids,
+            device: active_device,
             stats: EncodeStats::default(),
         })
+    }
+
+    /// Where the model runs.
+    pub fn device(&self) -> ActiveDevice {
+        self.device
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -161,4 +188,33 @@ impl Encoder {
         self.stats.model_time += started.elapsed();
         Ok(vectors)
     }
+}
+
+/// One ONNX Runtime session for `model_path`, optionally with the CUDA execution provider.
+fn create_session(
+    environment: &Environment,
+    model_path: &Path,
+    intra_threads: usize,
+    cuda: bool,
+) -> Result<Session, EncoderError> {
+    let load_error = |e: ort::Error| {
+        let hint = if cuda {
+            crate::device::CUDA_RUNTIME_HINT
+        } else {
+            "model.onnx must be an ONNX export of a BERT-family encoder (scripts/export_model.py)."
+        };
+        EncoderError::new(format!("cannot load {}: {e}", model_path.display())).with_hint(hint)
+    };
+    with_signals_blocked(|| {
+        let mut builder = Session::builder(environment)
+            .map_err(load_error)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| load_error(e.into()))?
+            .with_intra_threads(intra_threads)
+            .map_err(|e| load_error(e.into()))?;
+        if cuda {
+            register_cuda(&mut builder)?;
+        }
+        builder.commit_from_file(model_path).map_err(load_error)
+    })
 }

@@ -7,9 +7,11 @@
 //! - [`pooling`]: [CLS] or mean pooling of the last hidden state, optional L2 normalisation.
 //!
 //! - [`runtime`]: ONNX Runtime loaded once per process from a library file, threads signal-free.
+//! - [`device`]: CPU or CUDA.
 //! - [`encoder`]: the whole path, text in, vectors out.
 
 pub mod batching;
+pub mod device;
 pub mod encoder;
 pub mod error;
 pub mod model_dir;
@@ -17,5 +19,6 @@ pub mod pooling;
 pub mod runtime;
 pub mod tokenize;
 
+pub use device::{ActiveDevice, Device};
 pub use encoder::{EncodeStats, Encoder};
 pub use error::EncoderError;

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use std::path::PathBuf;
 use tasb_encoder::tokenize::TextTokenizer;
-use tasb_encoder::Encoder;
+use tasb_encoder::{ActiveDevice, Device, Encoder};
 
 #[derive(Deserialize)]
 struct Reference {
@@ -58,7 +58,7 @@ fn tokens_match_transformers() {
 #[test]
 fn vectors_match_pytorch_within_1e_4_alone_and_in_padded_batches() {
     let r = reference();
-    let mut encoder = Encoder::load(&fixture(), &onnxruntime(), 1).unwrap();
+    let mut encoder = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Cpu).unwrap();
     assert_eq!(encoder.config().dimensions, 16);
     let texts: Vec<&str> = r.texts.iter().map(|t| t.text.as_str()).collect();
     for batch_size in [1, 4, 64] {
@@ -85,7 +85,7 @@ fn vectors_match_pytorch_within_1e_4_alone_and_in_padded_batches() {
 
 #[test]
 fn cancel_stops_between_batches() {
-    let mut encoder = Encoder::load(&fixture(), &onnxruntime(), 1).unwrap();
+    let mut encoder = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Cpu).unwrap();
     let mut calls = 0;
     let result = encoder.encode(&["a", "b", "c"], 1, &mut || {
         calls += 1;
@@ -101,6 +101,7 @@ fn a_missing_library_or_model_is_a_clear_error() {
         &fixture(),
         std::path::Path::new("/nonexistent/libonnxruntime.so"),
         1,
+        Device::Cpu,
     )
     .err()
     .unwrap();
@@ -109,8 +110,30 @@ fn a_missing_library_or_model_is_a_clear_error() {
         std::path::Path::new("/nonexistent/model"),
         &onnxruntime(),
         1,
+        Device::Cpu,
     )
     .err()
     .unwrap();
     assert!(e.message.contains("does not exist"), "{e}");
+}
+
+#[test]
+fn cuda_with_the_cpu_library_is_an_error_and_auto_falls_back_to_the_cpu() {
+    let e = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Cuda)
+        .err()
+        .unwrap();
+    assert!(e.message.contains("no CUDA execution provider"), "{e}");
+    assert!(
+        e.hint.as_deref().unwrap_or("").contains("onnxruntime-gpu"),
+        "{e}"
+    );
+
+    let mut auto = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Auto).unwrap();
+    assert_eq!(auto.device(), ActiveDevice::Cpu);
+    let mut cpu = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Cpu).unwrap();
+    let text = ["what is the transformers library"];
+    assert_eq!(
+        auto.encode(&text, 1, &mut || true).unwrap(),
+        cpu.encode(&text, 1, &mut || true).unwrap()
+    );
 }

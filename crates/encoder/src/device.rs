@@ -1,0 +1,89 @@
+//! Where the model runs: the CPU, or a GPU through ONNX Runtime's CUDA execution provider.
+
+use crate::EncoderError;
+use ort::ep::{ExecutionProvider, CUDA};
+use ort::session::builder::SessionBuilder;
+use std::fmt;
+use std::str::FromStr;
+
+/// What the user asked for (`tasb.device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    /// CUDA or an error: never a silent fall-back to a CPU that is 100x slower.
+    Cuda,
+    /// CUDA when the library has it and a GPU answers, the CPU otherwise.
+    Auto,
+}
+
+/// Where a loaded model actually runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveDevice {
+    Cpu,
+    Cuda,
+}
+
+impl fmt::Display for ActiveDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ActiveDevice::Cpu => "cpu",
+            ActiveDevice::Cuda => "cuda",
+        })
+    }
+}
+
+impl FromStr for Device {
+    type Err = EncoderError;
+    fn from_str(s: &str) -> Result<Device, EncoderError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda),
+            "auto" => Ok(Device::Auto),
+            other => Err(EncoderError::new(format!("unknown device \"{other}\""))
+                .with_hint("Use cpu, cuda or auto.")),
+        }
+    }
+}
+
+/// Whether this ONNX Runtime library was built with the CUDA execution provider.
+pub fn library_has_cuda() -> Result<bool, EncoderError> {
+    CUDA::is_available().map_err(|e| {
+        EncoderError::new(format!(
+            "cannot list ONNX Runtime's execution providers: {e}"
+        ))
+    })
+}
+
+pub const CUDA_LIBRARY_HINT: &str = "The CPU wheel's library has no CUDA. Install onnxruntime-gpu==1.32.0 (scripts/setup.sh --gpu) and point tasb.onnxruntime_path at its libonnxruntime.so.1.32.0, or SET tasb.device = 'cpu'.";
+
+pub const CUDA_RUNTIME_HINT: &str = "CUDA needs an NVIDIA GPU, its driver, and CUDA 12 + cuDNN 9 libraries on the server's library path (the nvidia-* PyPI wheels that onnxruntime-gpu names work). SET tasb.device = 'cpu' or 'auto' to run on the CPU.";
+
+/// Adds the CUDA execution provider to `builder`, failing if it cannot be added.
+pub fn register_cuda(builder: &mut SessionBuilder) -> Result<(), EncoderError> {
+    if !library_has_cuda()? {
+        return Err(EncoderError::new(
+            "tasb.device is cuda, but this ONNX Runtime library has no CUDA execution provider",
+        )
+        .with_hint(CUDA_LIBRARY_HINT));
+    }
+    CUDA::default().register(builder).map_err(|e| {
+        EncoderError::new(format!(
+            "cannot start ONNX Runtime's CUDA execution provider: {e}"
+        ))
+        .with_hint(CUDA_RUNTIME_HINT)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_setting_values() {
+        assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
+        assert_eq!(" CUDA ".parse::<Device>().unwrap(), Device::Cuda);
+        assert_eq!("auto".parse::<Device>().unwrap(), Device::Auto);
+        let e = "tpu".parse::<Device>().unwrap_err();
+        assert!(e.message.contains("tpu"), "{}", e.message);
+    }
+}
