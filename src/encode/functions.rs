@@ -103,6 +103,8 @@ fn tasb_rerank(
 }
 
 /// This backend's encoder work: model calls, texts, tokens, time in the model, cache hits.
+// pgrx reads the column names from the written-out type, so it cannot be a type alias.
+#[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_restricted)]
 fn tasb_stats() -> TableIterator<
     'static,
