@@ -30,6 +30,46 @@ def cpu_peak_gflops(cores):
     return cores * 2 * lanes * 2 * mhz / 1000, mhz, lanes
 
 
+def backend_memory(pid):
+    """(RSS, PSS, private) of a server process in MB, from /proc/PID/smaps_rollup."""
+    rollup = open(f"/proc/{pid}/smaps_rollup").read().splitlines()
+
+    def field(name):
+        return int(next(l for l in rollup if l.startswith(name + ":")).split()[1]) / 1024
+
+    return field("Rss"), field("Pss"), field("Private_Clean") + field("Private_Dirty")
+
+
+def memory_table(dsn, model_dir, passages, connections, batch):
+    """Each of N backends loads the model and encodes one batch; memory per backend afterwards,
+    with the weights prepacked per backend (default) and shared through the page cache."""
+    print(f"\nMemory per backend after loading the model and encoding {batch} passages "
+          f"(1 thread each), mean over the backends:")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS tasb")
+    print("| tasb.prepack_weights | backends | RSS MB | PSS MB | private MB |")
+    print("|---|---|---|---|---|")
+    for prepack in ("on", "off"):
+        for n in sorted({1, connections}):
+            conns = [psycopg.connect(dsn, autocommit=True) for _ in range(n)]
+            try:
+                pids = []
+                for conn in conns:
+                    cur = conn.cursor()
+                    cur.execute("SELECT set_config('tasb.model_dir', %s, false)", (str(model_dir),))
+                    cur.execute(f"SET tasb.prepack_weights = {prepack}")
+                    cur.execute("SET tasb.intra_op_threads = 1")
+                    cur.execute("SELECT cardinality(tasb_encode_batch(%s::text[]))", (passages[:batch],))
+                    cur.execute("SELECT pg_backend_pid()")
+                    pids.append(cur.fetchone()[0])
+                rows = [backend_memory(pid) for pid in pids]
+                rss, pss, private = (statistics.mean(r[i] for r in rows) for i in range(3))
+                print(f"| {prepack} | {n} | {rss:.0f} | {pss:.0f} | {private:.0f} |")
+            finally:
+                for conn in conns:
+                    conn.close()
+
+
 def main():
     root = pathlib.Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,6 +78,8 @@ def main():
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--connections", type=int, default=8, help="backends for the memory table")
+    ap.add_argument("--skip-throughput", action="store_true", help="only the memory table")
     ap.add_argument("--data", default=str(root.parent / "shared" / "data"))
     ap.add_argument("--dsn", default=f"host={os.environ.get('TASB_SOCKET_DIR', '/var/tmp/tasb/run')} "
                                      f"port={os.environ.get('TASB_PORT', '5499')} user=postgres dbname=tasb_bench")
@@ -61,6 +103,10 @@ def main():
     lengths = [len(e.ids) for e in tokenizer.encode_batch(passages)]
     # Per layer: 2 FLOPs x 12 H^2 weights x S tokens, plus 4 S^2 H for attention scores and mixing.
     flops = sum(layers * (24 * s * hidden * hidden + 4 * s * s * hidden) for s in lengths)
+
+    if args.skip_throughput:
+        memory_table(args.dsn, model_dir, passages, args.connections, args.batch)
+        return
 
     # Python onnxruntime: same file, threads, batching.
     options = ort.SessionOptions()
@@ -129,6 +175,7 @@ def main():
           f"p50 {statistics.median(latencies):.1f} ms, p99 {sorted(latencies)[int(0.99 * (len(latencies) - 1))]:.1f} ms")
     if rss:
         print(f"Backend memory with the model loaded: RSS {rss:.0f} MB, PSS {pss:.0f} MB")
+    memory_table(args.dsn, model_dir, passages, args.connections, args.batch)
 
 
 if __name__ == "__main__":

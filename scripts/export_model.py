@@ -78,6 +78,8 @@ def pooled(hidden, mask, mode, normalize):
 
 
 def main():
+    from onnx_files import resave, save_model
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", nargs="?", default=TAS_B)
     ap.add_argument("out")
@@ -123,6 +125,7 @@ def main():
     torch.onnx.export(LastHidden(model), tuple(example[n] for n in names), str(fp32_dir / "model.onnx"),
                       input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes,
                       opset_version=17, dynamo=False)
+    resave(fp32_dir / "model.onnx")
 
     def write_configs(target):
         config.save_pretrained(target)
@@ -139,13 +142,14 @@ def main():
             import onnx
             from onnxruntime.transformers.float16 import convert_float_to_float16
             target.mkdir(parents=True, exist_ok=True)
-            onnx.save(convert_float_to_float16(onnx.load(str(fp32_dir / "model.onnx")), keep_io_types=True),
-                      str(target / "model.onnx"))
+            save_model(convert_float_to_float16(onnx.load(str(fp32_dir / "model.onnx")), keep_io_types=True),
+                       target / "model.onnx")
             write_configs(target)
         elif precision == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
             target.mkdir(parents=True, exist_ok=True)
             quantize_dynamic(str(fp32_dir / "model.onnx"), str(target / "model.onnx"), weight_type=QuantType.QInt8)
+            resave(target / "model.onnx")
             write_configs(target)
         elif precision != "fp32":
             sys.exit(f"unknown precision {precision!r} (fp32, fp16, int8)")
@@ -159,7 +163,7 @@ def main():
         session = ort.InferenceSession(str(out / precision / "model.onnx"), providers=["CPUExecutionProvider"])
         got = pooled(session.run(["last_hidden_state"], feed)[0], feed["attention_mask"], mode, normalize)
         diff = float(np.abs(got - want).max())
-        size = (out / precision / "model.onnx").stat().st_size / 1e6
+        size = sum(f.stat().st_size for f in (out / precision).glob("model.onnx*")) / 1e6
         print(f"  {precision}: {out / precision} ({size:.0f} MB), max abs difference from PyTorch {diff:.2e}")
         if precision == "fp32" and diff > 1e-4:
             sys.exit("fp32 export does not match PyTorch within 1e-4")

@@ -94,7 +94,8 @@ def read_weights(source, prefix):
             key = key.removeprefix(prefix)
             # Very old BERT checkpoints call LayerNorm's parameters gamma and beta.
             key = key.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
-            weights[key] = value.astype(np.float32) if value.dtype.kind == "f" else value
+            # float16 and bfloat16 (an ml_dtypes type, which onnx installs) become float32
+            weights[key] = value if value.dtype.kind in "iub" else value.astype(np.float32)
     return weights
 
 
@@ -189,6 +190,8 @@ def build(kind, shape, weights):
 
 
 def main():
+    from onnx_files import DATA_FILE, resave, save_model
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("source", type=pathlib.Path, help="Hugging Face model directory")
     ap.add_argument("out", type=pathlib.Path, help="tasb model directory to write")
@@ -202,33 +205,40 @@ def main():
             fail(f"{source} has no {name}")
     try:
         import onnx
-    except ImportError:
-        fail("needs the onnx package: pip install numpy onnx safetensors")
-
-    kind, shape = read_config(source)
-    model = build(kind, shape, read_weights(source, ARCH[kind]["prefix"]))
-    onnx.checker.check_model(model, full_check=True)
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / "model.onnx"
+        import safetensors  # noqa: F401
+    except ImportError as e:
+        fail(f"{e}: pip install numpy onnx safetensors")
     if args.int8:
         try:
             from onnxruntime.quantization import QuantType, quantize_dynamic
         except ImportError:
             fail("--int8 needs onnxruntime: pip install onnxruntime")
+
+    try:
+        kind, shape = read_config(source)
+    except KeyError as e:
+        fail(f"{source / 'config.json'} has no {e}")
+    model = build(kind, shape, read_weights(source, ARCH[kind]["prefix"]))
+    onnx.checker.check_model(model, full_check=True)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "model.onnx"
+    if args.int8:
         fp32 = out / "model.fp32.tmp.onnx"
         onnx.save(model, str(fp32))
         try:
             quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8)
         finally:
             fp32.unlink()
+        resave(target)
     else:
-        onnx.save(model, str(target))
+        save_model(model, target)
     for name in COPIED:
         if (source / name).is_file():
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source / name, out / name)
     hidden, heads, layers, _ = shape
-    print(f"wrote {target} ({target.stat().st_size / 1e6:.0f} MB): {kind}, {layers} layers, {hidden} dims, "
+    size = sum(f.stat().st_size for f in (target, out / DATA_FILE) if f.exists())
+    print(f"wrote {target} ({size / 1e6:.0f} MB): {kind}, {layers} layers, {hidden} dims, "
           f"{heads} heads{', int8' if args.int8 else ''}")
 
 

@@ -3,6 +3,7 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod embed;
 mod encode;
 mod errors;
 mod operators;

@@ -14,7 +14,7 @@ use pgrx::prelude::*;
 use tasb_vecmath::distance::{dot, Elements};
 
 /// Encodes texts in input order, checking for query cancel between model calls.
-fn encode_texts(model: &mut LoadedModel, texts: &[&str]) -> Vec<Vec<f32>> {
+pub(crate) fn encode_texts(model: &mut LoadedModel, texts: &[&str]) -> Vec<Vec<f32>> {
     let batch_size = BATCH_SIZE.get().max(1) as usize;
     let mut keep_going = || {
         pgrx::check_for_interrupts!();

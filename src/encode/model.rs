@@ -2,21 +2,22 @@
 //! when the settings that define it change, with a small cache of recent query encodings so a
 //! statement that calls `tasb_encode('...')` once per row runs the model once.
 
-use super::settings::{text_setting, DEVICE, INTRA_OP_THREADS, MODEL_DIR, ONNXRUNTIME_PATH};
+use super::settings::{
+    text_setting, DEVICE, INTRA_OP_THREADS, MODEL_DIR, ONNXRUNTIME_PATH, PREPACK_WEIGHTS,
+};
 use crate::errors::raise;
 use pgrx::PgSqlErrorCode;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::Path;
-use tasb_encoder::{Device, EncodeStats, Encoder, EncoderError};
+use tasb_encoder::{EncodeStats, Encoder, EncoderError, LoadOptions};
 
 const CACHE_ENTRIES: usize = 16;
 
 pub struct LoadedModel {
     pub dir: String,
     library: String,
-    threads: usize,
-    device: Device,
+    options: LoadOptions,
     pub encoder: Encoder,
     /// Most recent first: (text, vector).
     cache: VecDeque<(String, Vec<f32>)>,
@@ -78,23 +79,25 @@ pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
         "tasb.onnxruntime_path",
         "Set tasb.onnxruntime_path to libonnxruntime.so.1.32.0 (scripts/setup.sh installs it) in postgresql.conf.",
     );
-    let threads = INTRA_OP_THREADS.get().max(0) as usize;
-    let device = DEVICE.get().device();
+    let options = LoadOptions {
+        intra_threads: INTRA_OP_THREADS.get().max(0) as usize,
+        device: DEVICE.get().device(),
+        prepack_weights: PREPACK_WEIGHTS.get(),
+    };
     LOADED.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let current = slot.as_ref().is_some_and(|m| {
-            m.dir == dir && m.library == library && m.threads == threads && m.device == device
-        });
+        let current = slot
+            .as_ref()
+            .is_some_and(|m| m.dir == dir && m.library == library && m.options == options);
         if !current {
             // Drop the old model first so two never sit in memory together.
             *slot = None;
-            let encoder = Encoder::load(Path::new(&dir), Path::new(&library), threads, device)
+            let encoder = Encoder::load(Path::new(&dir), Path::new(&library), &options)
                 .unwrap_or_else(|e| raise_encoder_error(e));
             *slot = Some(LoadedModel {
                 dir,
                 library,
-                threads,
-                device,
+                options,
                 encoder,
                 cache: VecDeque::new(),
                 cache_hits: 0,

@@ -29,6 +29,7 @@ impl DeviceSetting {
 
 pub static DEVICE: GucSetting<DeviceSetting> =
     GucSetting::<DeviceSetting>::new(DeviceSetting::Auto);
+pub static PREPACK_WEIGHTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static INTRA_OP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
 
@@ -54,6 +55,14 @@ pub fn register() {
         c"Where tasb_encode runs the model: auto (CUDA when present), cpu or cuda.",
         c"cuda fails with an error when the ONNX Runtime library or the machine has no CUDA; auto then uses the CPU. Takes effect when the model is (re)loaded.",
         &DEVICE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"tasb.prepack_weights",
+        c"Repack the model's MatMul weights per backend at load: faster model calls, more memory.",
+        c"off: every backend reads the weights from the memory-mapped model.onnx.data, shared through the page cache (about 8% slower model calls on CPU). Takes effect when the model is (re)loaded.",
+        &PREPACK_WEIGHTS,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -62,7 +62,7 @@ pub(super) fn checked_vector<T: Element>(values: &[T], typmod: i32) -> OwnedVec<
 }
 
 /// Narrows f32 values to `T` (rejecting what `T` cannot hold), then as [`checked_vector`].
-pub(super) fn checked_from_f32s<T: Element>(values: &[f32], typmod: i32) -> OwnedVec<T> {
+pub(crate) fn checked_from_f32s<T: Element>(values: &[f32], typmod: i32) -> OwnedVec<T> {
     let converted = T::from_f32s(values).unwrap_or_else(|e| raise_element_error::<T>(&e));
     checked_vector(&converted, typmod)
 }

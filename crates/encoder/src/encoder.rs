@@ -8,6 +8,7 @@ use crate::runtime::{ensure_runtime, with_signals_blocked};
 use crate::tokenize::{pad_batch, TextTokenizer, Tokens};
 use crate::EncoderError;
 use ort::environment::Environment;
+use ort::ep::{ExecutionProvider, CPU};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
@@ -23,6 +24,27 @@ pub struct EncodeStats {
     pub model_time: Duration,
 }
 
+/// How to load a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// ONNX Runtime threads for one model call (0: one per core).
+    pub intra_threads: usize,
+    pub device: Device,
+    /// Repack MatMul weights into the CPU kernels' layout at load (faster calls, but a private copy
+    /// of the weights in every process).
+    pub prepack_weights: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            intra_threads: 1,
+            device: Device::Cpu,
+            prepack_weights: true,
+        }
+    }
+}
+
 pub struct Encoder {
     config: ModelConfig,
     tokenizer: TextTokenizer,
@@ -33,40 +55,30 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Loads a model directory with ONNX Runtime from `library`, on `intra_threads` CPU threads,
-    /// on `device`.
+    /// Loads a model directory with ONNX Runtime from `library`.
     pub fn load(
         dir: &Path,
         library: &Path,
-        intra_threads: usize,
-        device: Device,
+        options: &LoadOptions,
     ) -> Result<Encoder, EncoderError> {
         let config = ModelConfig::load(dir)?;
         let tokenizer = TextTokenizer::from_file(&config.tokenizer_path(), config.max_length)?;
         tokenizer.check_vocabulary(config.vocab_size)?;
         let environment = ensure_runtime(library)?;
         let model_path = config.model_path();
-        let (session, active_device) = match device {
-            Device::Cpu => (
-                create_session(environment, &model_path, intra_threads, false)?,
-                ActiveDevice::Cpu,
-            ),
-            Device::Cuda => (
-                create_session(environment, &model_path, intra_threads, true)?,
-                ActiveDevice::Cuda,
-            ),
+        let session_on = |cuda| create_session(environment, &model_path, options, cuda);
+        let (session, active_device) = match options.device {
+            Device::Cpu => (session_on(false)?, ActiveDevice::Cpu),
+            Device::Cuda => (session_on(true)?, ActiveDevice::Cuda),
             Device::Auto => {
                 let on_gpu = if library_has_cuda()? {
-                    create_session(environment, &model_path, intra_threads, true).ok()
+                    session_on(true).ok()
                 } else {
                     None
                 };
                 match on_gpu {
                     Some(session) => (session, ActiveDevice::Cuda),
-                    None => (
-                        create_session(environment, &model_path, intra_threads, false)?,
-                        ActiveDevice::Cpu,
-                    ),
+                    None => (session_on(false)?, ActiveDevice::Cpu),
                 }
             }
         };
@@ -194,7 +206,7 @@ impl Encoder {
 fn create_session(
     environment: &Environment,
     model_path: &Path,
-    intra_threads: usize,
+    options: &LoadOptions,
     cuda: bool,
 ) -> Result<Session, EncoderError> {
     let load_error = |e: ort::Error| {
@@ -210,11 +222,24 @@ fn create_session(
             .map_err(load_error)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| load_error(e.into()))?
-            .with_intra_threads(intra_threads)
+            .with_intra_threads(options.intra_threads)
             .map_err(|e| load_error(e.into()))?;
+        if !options.prepack_weights {
+            // Without prepacking, MatMul reads its weights where ONNX Runtime loaded them: from a
+            // memory-mapped model.onnx.data, pages the kernel shares among all backends.
+            builder = builder
+                .with_config_entry("session.disable_prepacking", "1")
+                .map_err(|e| load_error(e.into()))?;
+        }
         if cuda {
             register_cuda(&mut builder)?;
         }
+        // No arena: it keeps the largest batch's activations (hundreds of MB) for the backend's
+        // lifetime; without it they go back to the system after each call.
+        CPU::default()
+            .with_arena_allocator(false)
+            .register(&mut builder)
+            .map_err(load_error)?;
         builder.commit_from_file(model_path).map_err(load_error)
     })
 }

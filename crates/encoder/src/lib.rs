@@ -20,5 +20,5 @@ pub mod runtime;
 pub mod tokenize;
 
 pub use device::{ActiveDevice, Device};
-pub use encoder::{EncodeStats, Encoder};
+pub use encoder::{EncodeStats, Encoder, LoadOptions};
 pub use error::EncoderError;

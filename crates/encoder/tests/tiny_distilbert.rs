@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use std::path::PathBuf;
 use tasb_encoder::tokenize::TextTokenizer;
-use tasb_encoder::{ActiveDevice, Device, Encoder};
+use tasb_encoder::{ActiveDevice, Device, Encoder, LoadOptions};
 
 #[derive(Deserialize)]
 struct Reference {
@@ -36,6 +36,17 @@ fn onnxruntime() -> PathBuf {
     path
 }
 
+fn cpu() -> LoadOptions {
+    LoadOptions::default()
+}
+
+fn on(device: Device) -> LoadOptions {
+    LoadOptions {
+        device,
+        ..LoadOptions::default()
+    }
+}
+
 fn reference() -> Reference {
     serde_json::from_str(&std::fs::read_to_string(fixture().join("reference.json")).unwrap())
         .unwrap()
@@ -58,7 +69,7 @@ fn tokens_match_transformers() {
 #[test]
 fn vectors_match_pytorch_within_1e_4_alone_and_in_padded_batches() {
     let r = reference();
-    let mut encoder = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Cpu).unwrap();
+    let mut encoder = Encoder::load(&fixture(), &onnxruntime(), &cpu()).unwrap();
     assert_eq!(encoder.config().dimensions, 16);
     let texts: Vec<&str> = r.texts.iter().map(|t| t.text.as_str()).collect();
     for batch_size in [1, 4, 64] {
@@ -85,7 +96,7 @@ fn vectors_match_pytorch_within_1e_4_alone_and_in_padded_batches() {
 
 #[test]
 fn cancel_stops_between_batches() {
-    let mut encoder = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Cpu).unwrap();
+    let mut encoder = Encoder::load(&fixture(), &onnxruntime(), &cpu()).unwrap();
     let mut calls = 0;
     let result = encoder.encode(&["a", "b", "c"], 1, &mut || {
         calls += 1;
@@ -100,8 +111,7 @@ fn a_missing_library_or_model_is_a_clear_error() {
     let e = Encoder::load(
         &fixture(),
         std::path::Path::new("/nonexistent/libonnxruntime.so"),
-        1,
-        Device::Cpu,
+        &cpu(),
     )
     .err()
     .unwrap();
@@ -109,8 +119,7 @@ fn a_missing_library_or_model_is_a_clear_error() {
     let e = Encoder::load(
         std::path::Path::new("/nonexistent/model"),
         &onnxruntime(),
-        1,
-        Device::Cpu,
+        &cpu(),
     )
     .err()
     .unwrap();
@@ -119,7 +128,7 @@ fn a_missing_library_or_model_is_a_clear_error() {
 
 #[test]
 fn cuda_with_the_cpu_library_is_an_error_and_auto_falls_back_to_the_cpu() {
-    let e = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Cuda)
+    let e = Encoder::load(&fixture(), &onnxruntime(), &on(Device::Cuda))
         .err()
         .unwrap();
     assert!(e.message.contains("no CUDA execution provider"), "{e}");
@@ -128,12 +137,33 @@ fn cuda_with_the_cpu_library_is_an_error_and_auto_falls_back_to_the_cpu() {
         "{e}"
     );
 
-    let mut auto = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Auto).unwrap();
+    let mut auto = Encoder::load(&fixture(), &onnxruntime(), &on(Device::Auto)).unwrap();
     assert_eq!(auto.device(), ActiveDevice::Cpu);
-    let mut cpu = Encoder::load(&fixture(), &onnxruntime(), 1, Device::Cpu).unwrap();
+    let mut on_cpu = Encoder::load(&fixture(), &onnxruntime(), &cpu()).unwrap();
     let text = ["what is the transformers library"];
     assert_eq!(
         auto.encode(&text, 1, &mut || true).unwrap(),
-        cpu.encode(&text, 1, &mut || true).unwrap()
+        on_cpu.encode(&text, 1, &mut || true).unwrap()
     );
+}
+
+#[test]
+fn weights_without_prepacking_give_the_same_vectors() {
+    let unpacked = LoadOptions {
+        prepack_weights: false,
+        ..LoadOptions::default()
+    };
+    let mut a = Encoder::load(&fixture(), &onnxruntime(), &cpu()).unwrap();
+    let mut b = Encoder::load(&fixture(), &onnxruntime(), &unpacked).unwrap();
+    let texts = ["what is the transformers library", "", "a b c"];
+    let va = a.encode(&texts, 2, &mut || true).unwrap();
+    let vb = b.encode(&texts, 2, &mut || true).unwrap();
+    for (x, y) in va.iter().zip(&vb) {
+        let diff = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(diff <= 1e-5, "{diff}");
+    }
 }
