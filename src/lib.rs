@@ -14,6 +14,7 @@ mod types;
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     encode::settings::register();
+    embed::worker::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -4,3 +4,4 @@
 pub mod backfill;
 pub mod columns;
 pub mod trigger;
+pub mod worker;

@@ -1,7 +1,9 @@
 //! `tasb_embed_trigger(source, target)`: a BEFORE INSERT OR UPDATE row trigger that writes the
 //! encoding of the text column `source` into the vector column `target` before the row is stored,
 //! so each row is written once. On UPDATE it encodes only when the text changed (or the vector is
-//! missing). A NULL text gives a NULL vector; an encoding error fails the statement.
+//! missing). A NULL text gives a NULL vector; an encoding error fails the statement. With a third
+//! argument 'async' it only clears the vector of new or changed rows for the background worker
+//! (see `worker.rs`).
 
 use super::columns::{check_dimensions, source_column, target_column, VectorKind};
 use crate::encode::functions::encode_texts;
@@ -46,14 +48,20 @@ fn tasb_embed_trigger<'a>(
         misuse(&table, "it runs on INSERT and UPDATE only");
     }
     let args = trigger.extra_args()?;
-    let [source, target] = args.as_slice() else {
-        misuse(
+    let (source, target, deferred) = match args.as_slice() {
+        [source, target] => (source, target, false),
+        [source, target, mode] if mode == "async" => (source, target, true),
+        [_, _, mode] => misuse(
+            &table,
+            &format!("the third argument must be 'async', not '{mode}'"),
+        ),
+        _ => misuse(
             &table,
             &format!(
                 "it takes two arguments (text column, vector column), not {}",
                 args.len()
             ),
-        );
+        ),
     };
     let relation = trigger.relation()?;
     let desc = relation.tuple_desc();
@@ -87,6 +95,9 @@ fn tasb_embed_trigger<'a>(
         }
     }
     let datum = match text {
+        // Async: the worker embeds rows whose vector is NULL; clearing it here means no row
+        // keeps a vector of its old text.
+        _ if deferred => None,
         None => None,
         Some(text) => {
             let vector = with_model(|model| encode_texts(model, &[text.as_str()]))

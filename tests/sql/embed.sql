@@ -54,6 +54,9 @@ DROP TRIGGER t5 ON wrong;
 CREATE TRIGGER t6 AFTER INSERT ON wrong FOR EACH ROW EXECUTE FUNCTION tasb_embed_trigger('body', 'emb');
 INSERT INTO wrong (id, body) VALUES (1, 'x');
 DROP TRIGGER t6 ON wrong;
+CREATE TRIGGER t7 BEFORE INSERT ON wrong FOR EACH ROW EXECUTE FUNCTION tasb_embed_trigger('body', 'emb', 'later');
+INSERT INTO wrong (id, body) VALUES (1, 'x');
+DROP TRIGGER t7 ON wrong;
 SELECT count(*) AS rows_stored FROM wrong;
 -- An encoding failure (no model) fails the statement; nothing of it is stored.
 SET tasb.model_dir = '/nonexistent/model';
@@ -76,7 +79,13 @@ FROM docs;
 SELECT relation, state, rows_done, rows_total, percent FROM tasb_backfill_status;
 -- Calling it again with nothing to do finishes at once.
 CALL tasb_backfill('docs', 'body', 'emb');
-SELECT state, rows_done, rows_total FROM tasb_backfill_status;
+SELECT state, rows_done, rows_total FROM tasb_backfill_status WHERE relation = 'docs'::regclass;
+-- A tasbhalf target.
+UPDATE halves SET emb = NULL;
+CALL tasb_backfill('halves', 'body', 'emb');
+SELECT count(*) FILTER (WHERE emb IS NULL) AS without_vector,
+       count(*) FILTER (WHERE emb::tasbvec <-> tasb_encode(body) < 1e-2) AS close_in_fp16
+FROM halves;
 -- Cancelled part-way (a statement timeout, one row per batch): the committed batches stay, no
 -- row has a vector of other text, the status says interrupted, and calling again finishes.
 CREATE TABLE many (id int PRIMARY KEY, body text, emb tasbvec(16));
