@@ -22,9 +22,11 @@ pub fn register() {
     GucRegistry::define_string_guc(
         c"tasb.worker_database",
         c"Database whose tables registered with tasb_embed_async the background worker embeds.",
-        c"Needs tasb in shared_preload_libraries; empty: no worker.",
+        c"Needs tasb in shared_preload_libraries; empty: no worker. Read at server start.",
         &WORKER_DATABASE,
-        GucContext::Postmaster,
+        // Not PGC_POSTMASTER: Postgres refuses those once the server runs, and backends that load
+        // the library lazily (no preload) must still be able to define it.
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
