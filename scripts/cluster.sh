@@ -43,6 +43,12 @@ CONF
             "$bindir/pg_ctl" -D "$TASB_PGDATA" -l "$TASB_PGDATA/log" -w start >/dev/null
         log "cluster started: port $TASB_PORT, socket $TASB_SOCKET_DIR, data $TASB_PGDATA"
     fi
+    # The database the embedding worker serves (tasb.worker_database) must exist, or the worker
+    # fails to connect and retries every few seconds.
+    if [ "$("$bindir/psql" -X -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres -d postgres -Atc \
+            "SELECT 1 FROM pg_database WHERE datname = 'tasb'")" != 1 ]; then
+        "$bindir/psql" -X -q -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres -d postgres -c "CREATE DATABASE tasb"
+    fi
     ;;
 stop)
     as_pg "$bindir/pg_ctl" -D "$TASB_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
