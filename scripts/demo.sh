@@ -61,6 +61,9 @@ FROM passages ORDER BY emb <#> tasb_encode('how long does a flea live') LIMIT 3;
 SELECT id, round((-(emb <#> tasb_encode('what does a concrete floor cost')))::numeric, 3) AS score,
        left(body, 90) AS passage
 FROM passages ORDER BY emb <#> tasb_encode('what does a concrete floor cost') LIMIT 3;
+\echo 'The row inserted after the backfill got its vector from the trigger:'
+SELECT id, vector_dims(emb) AS dims, round(tasb_score('how long does a flea live', body)::numeric, 3) AS score
+FROM passages WHERE id = 1;
 SELECT device, model_calls, texts, tokens, round(model_ms) AS model_ms, cache_hits FROM tasb_stats();
 SQL
 )
