@@ -13,24 +13,15 @@ Needs the server started with the CUDA libraries on its library path (scripts/cl
 $TASB_HOME/gpu.env) and: numpy tokenizers psycopg[binary] onnxruntime-gpu.
 """
 import argparse
-import os
 import pathlib
 import time
 
 import numpy as np
 import psycopg
-from tokenizers import Tokenizer
+
+from common import DATA, default_dsn, read_passages, run_python_ort, tokenizer_for
 
 CHUNK = 4096
-
-
-def read_passages(path, n):
-    out = []
-    for line in open(path, encoding="utf-8"):
-        out.append(line.rstrip("\n").split("\t", 1)[1])
-        if len(out) == n:
-            break
-    return out
 
 
 def sql_vectors(cur, texts):
@@ -40,47 +31,27 @@ def sql_vectors(cur, texts):
 
 def python_ort(model_dir, passages, batch):
     import onnxruntime as ort
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(512)
     session = ort.InferenceSession(str(model_dir / "model.onnx"), providers=["CUDAExecutionProvider"])
     assert "CUDAExecutionProvider" in session.get_providers(), session.get_providers()
     names = [i.name for i in session.get_inputs()]
     session.run(None, {n: np.ones((batch, 128), np.int64) for n in names})  # warm up
     start = time.perf_counter()
-    encodings = tokenizer.encode_batch(passages)
-    order = sorted(range(len(passages)), key=lambda i: -len(encodings[i].ids))
-    for b in range(0, len(order), batch):
-        members = [encodings[i] for i in order[b:b + batch]]
-        width = max(len(e.ids) for e in members)
-        ids = np.zeros((len(members), width), np.int64)
-        mask = np.zeros_like(ids)
-        for r, e in enumerate(members):
-            ids[r, :len(e.ids)] = e.ids
-            mask[r, :len(e.ids)] = 1
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in names:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        session.run(["last_hidden_state"], feed)[0][:, 0]
+    run_python_ort(session, tokenizer_for(model_dir), passages, batch)
     return time.perf_counter() - start
 
 
 def main():
-    root = pathlib.Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fp32", required=True)
     ap.add_argument("--fp16", required=True)
     ap.add_argument("--ort-lib", required=True)
     ap.add_argument("--passages", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--data", default=str(root.parent / "shared" / "data"))
-    ap.add_argument("--dsn", default=f"host={os.environ.get('TASB_SOCKET_DIR', '/var/tmp/tasb/run')} "
-                                     f"port={os.environ.get('TASB_PORT', '5499')} user=postgres dbname=postgres")
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--dsn", default=default_dsn("postgres"))
     args = ap.parse_args()
-    passages = read_passages(pathlib.Path(args.data) / "msmarco-passages.tsv", args.passages)
-    tokenizer = Tokenizer.from_file(str(pathlib.Path(args.fp32) / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(512)
+    passages = [text for _, text in read_passages(args.data, args.passages)]
+    tokenizer = tokenizer_for(args.fp32)
     tokens = sum(len(e.ids) for e in tokenizer.encode_batch(passages))
     query = "what is the transformers library"
 

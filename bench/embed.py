@@ -20,11 +20,13 @@ import time
 
 import psycopg
 
+from common import DATA, default_dsn, read_passages
+
 
 def async_worker(args, rows, dims):
     """Seconds from a COPY into a table registered with tasb_embed_async until the background
     worker has embedded every row; None when no worker runs."""
-    dsn = args.dsn.replace("dbname=tasb_bench", "dbname=tasb")
+    dsn = default_dsn("tasb")
     with psycopg.connect(dsn, autocommit=True) as conn:
         cur = conn.cursor()
         for name, value in (("model_dir", args.model_dir), ("intra_op_threads", args.threads),
@@ -57,24 +59,17 @@ def async_worker(args, rows, dims):
 
 
 def main():
-    root = pathlib.Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_dir")
     ap.add_argument("--rows", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--data", default=str(root.parent / "shared" / "data"))
-    ap.add_argument("--dsn", default=f"host={os.environ.get('TASB_SOCKET_DIR', '/var/tmp/tasb/run')} "
-                                     f"port={os.environ.get('TASB_PORT', '5499')} user=postgres dbname=tasb_bench")
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--dsn", default=default_dsn("tasb_bench"))
     args = ap.parse_args()
     dims = json.loads((pathlib.Path(args.model_dir) / "config.json").read_text())
     dims = dims.get("dim") or dims.get("hidden_size")
-    rows = []
-    for line in open(pathlib.Path(args.data) / "msmarco-passages.tsv", encoding="utf-8"):
-        pid, text = line.rstrip("\n").split("\t", 1)
-        rows.append((int(pid), text))
-        if len(rows) == args.rows:
-            break
+    rows = read_passages(args.data, args.rows)
     texts = [t for _, t in rows]
 
     with psycopg.connect(args.dsn, autocommit=True) as conn:

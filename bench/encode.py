@@ -19,7 +19,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 import psycopg
-from tokenizers import Tokenizer
+
+from common import DATA, default_dsn, read_passages, run_python_ort, tokenizer_for
 
 
 def cpu_peak_gflops(cores):
@@ -71,7 +72,6 @@ def memory_table(dsn, model_dir, passages, connections, batch):
 
 
 def main():
-    root = pathlib.Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_dir")
     ap.add_argument("--passages", type=int, default=2000)
@@ -80,26 +80,19 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--connections", type=int, default=8, help="backends for the memory table")
     ap.add_argument("--skip-throughput", action="store_true", help="only the memory table")
-    ap.add_argument("--data", default=str(root.parent / "shared" / "data"))
-    ap.add_argument("--dsn", default=f"host={os.environ.get('TASB_SOCKET_DIR', '/var/tmp/tasb/run')} "
-                                     f"port={os.environ.get('TASB_PORT', '5499')} user=postgres dbname=tasb_bench")
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--dsn", default=default_dsn("tasb_bench"))
     args = ap.parse_args()
     model_dir = pathlib.Path(args.model_dir)
     config = json.loads((model_dir / "config.json").read_text())
     hidden = config.get("dim") or config.get("hidden_size")
     layers = config.get("n_layers") or config.get("num_hidden_layers")
 
-    passages = []
-    for line in open(pathlib.Path(args.data) / "msmarco-passages.tsv", encoding="utf-8"):
-        passages.append(line.rstrip("\n").split("\t", 1)[1])
-        if len(passages) == args.passages:
-            break
+    passages = [text for _, text in read_passages(args.data, args.passages)]
     queries = [json.loads(line)["text"] for line in open(pathlib.Path(args.data) / "scifact" / "queries.jsonl")]
     queries = queries[:args.queries]
 
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(512)
+    tokenizer = tokenizer_for(model_dir)
     lengths = [len(e.ids) for e in tokenizer.encode_batch(passages)]
     # Per layer: 2 FLOPs x 12 H^2 weights x S tokens, plus 4 S^2 H for attention scores and mixing.
     flops = sum(layers * (24 * s * hidden * hidden + 4 * s * s * hidden) for s in lengths)
@@ -115,20 +108,7 @@ def main():
     names = [i.name for i in session.get_inputs()]
     session.run(None, {n: np.ones((1, 4), np.int64) for n in names})  # warm up
     start = time.perf_counter()
-    encodings = tokenizer.encode_batch(passages)
-    order = sorted(range(len(passages)), key=lambda i: -len(encodings[i].ids))
-    for b in range(0, len(order), args.batch):
-        members = [encodings[i] for i in order[b:b + args.batch]]
-        width = max(len(e.ids) for e in members)
-        ids = np.zeros((len(members), width), np.int64)
-        mask = np.zeros_like(ids)
-        for r, e in enumerate(members):
-            ids[r, :len(e.ids)] = e.ids
-            mask[r, :len(e.ids)] = 1
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in names:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        session.run(["last_hidden_state"], feed)[0][:, 0]
+    run_python_ort(session, tokenizer, passages, args.batch)
     python_s = time.perf_counter() - start
 
     with psycopg.connect(args.dsn, autocommit=True) as conn:
