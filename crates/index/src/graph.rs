@@ -4,6 +4,8 @@
 
 use crate::mips::{augmented_distance, dot, extra_coordinate};
 use crate::search::{beam_search, Scored};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BuildParams {
@@ -81,15 +83,87 @@ impl Graph {
             .collect();
         graph.neighbors = vec![Vec::new(); n];
         graph.link(medoid as u32);
-        for i in (0..n).filter(|&i| i != medoid) {
-            graph.link(i as u32);
+        let rest: Vec<u32> = (0..n as u32).filter(|&i| i != medoid as u32).collect();
+        // Batches that grow with the graph (prefix doubling, at most 2% of the nodes): the nodes
+        // of a batch search the graph as it was before the batch, in parallel, so the result does
+        // not depend on the number of threads.
+        let largest = (n / 50).max(1);
+        let mut done = 0;
+        while done < rest.len() {
+            let size = (done + 1).min(largest); // as many as are linked already
+            let batch = &rest[done..(done + size).min(rest.len())];
+            graph.link_batch(batch, false);
+            done += batch.len();
         }
         // A second pass (as DiskANN does): early nodes were linked when the graph was small;
         // searching again over the finished graph gives them better neighbours.
-        for i in 0..n as u32 {
-            graph.relink(i);
+        let all: Vec<u32> = (0..n as u32).collect();
+        for batch in all.chunks(largest) {
+            graph.link_batch(batch, true);
         }
         graph
+    }
+
+    /// Links a batch of stored nodes: each searches the current graph (in parallel) and keeps a
+    /// pruned neighbour list; then the reverse edges are added, each target pruned once.
+    /// `again`: the nodes are linked already; their current edges stay candidates.
+    fn link_batch(&mut self, nodes: &[u32], again: bool) {
+        let Some(entry) = self.entry else { return };
+        let this = &*self;
+        let chosen: Vec<Vec<u32>> = nodes
+            .par_iter()
+            .map(|&node| {
+                let (_, mut seen) = beam_search(this, entry, this.params.build_beam, |other| {
+                    this.distance(node, other)
+                });
+                if again {
+                    seen.extend(this.scored(node, &this.neighbors[node as usize]));
+                }
+                this.robust_prune(node, seen)
+            })
+            .collect();
+        let mut incoming: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for (&node, list) in nodes.iter().zip(&chosen) {
+            for &target in list {
+                incoming.entry(target).or_default().push(node);
+            }
+        }
+        for (&node, list) in nodes.iter().zip(chosen) {
+            self.neighbors[node as usize] = list;
+        }
+        let this = &*self;
+        let updated: Vec<(u32, Vec<u32>)> = incoming
+            .into_par_iter()
+            .filter_map(|(target, new)| {
+                let current = &this.neighbors[target as usize];
+                let mut list = current.clone();
+                for n in new {
+                    if n != target && !list.contains(&n) {
+                        list.push(n);
+                    }
+                }
+                if list.len() == current.len() {
+                    return None;
+                }
+                if list.len() > this.params.max_degree {
+                    list = this.robust_prune(target, this.scored(target, &list));
+                }
+                Some((target, list))
+            })
+            .collect();
+        for (target, list) in updated {
+            self.neighbors[target as usize] = list;
+        }
+    }
+
+    fn scored(&self, node: u32, others: &[u32]) -> Vec<Scored> {
+        others
+            .iter()
+            .map(|&c| Scored {
+                distance: self.distance(node, c),
+                node: c,
+            })
+            .collect()
     }
 
     /// Adds one vector after the build; returns its node id.
@@ -174,21 +248,6 @@ impl Graph {
                 self.neighbors[neighbor as usize] = self.robust_prune(neighbor, candidates);
             }
         }
-    }
-
-    /// Re-chooses a node's neighbours from a search over the current graph plus its own edges.
-    fn relink(&mut self, node: u32) {
-        let Some(entry) = self.entry else { return };
-        let (_, mut seen) = beam_search(self, entry, self.params.build_beam, |other| {
-            self.distance(node, other)
-        });
-        seen.extend(self.neighbors[node as usize].iter().map(|&c| Scored {
-            distance: self.distance(node, c),
-            node: c,
-        }));
-        let chosen = self.robust_prune(node, seen);
-        self.add_back_edges(node, &chosen);
-        self.neighbors[node as usize] = chosen;
     }
 
     /// RobustPrune: take candidates closest first; drop every candidate that the taken one

@@ -11,6 +11,7 @@
 pub mod graph;
 pub mod mips;
 pub mod search;
+pub mod synthetic;
 
 pub use graph::{BuildParams, Graph};
 pub use search::{search, Hit};

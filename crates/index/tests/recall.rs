@@ -1,55 +1,8 @@
 //! Recall against exact search (every dot product computed), on synthetic vectors whose norms vary
 //! like TAS-B's (about 8 to 12, not unit): build-then-query and insert-then-query.
 
+use tasb_index::synthetic::{dataset, exact_top, Rng};
 use tasb_index::{search, BuildParams, Graph};
-
-/// splitmix64: a deterministic generator, so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f32 {
-        let u = self.uniform().max(1e-7);
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f32::consts::PI * v).cos()
-    }
-}
-
-/// n vectors: a few clusters (real embeddings are not uniform), norms scaled to 8..12.
-fn dataset(rng: &mut Rng, n: usize, dims: usize) -> Vec<f32> {
-    let centres: Vec<Vec<f32>> = (0..16)
-        .map(|_| (0..dims).map(|_| rng.normal()).collect())
-        .collect();
-    let mut out = Vec::with_capacity(n * dims);
-    for i in 0..n {
-        let c = &centres[i % centres.len()];
-        let v: Vec<f32> = c.iter().map(|x| x + 0.8 * rng.normal()).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let target = 8.0 + 4.0 * rng.uniform();
-        out.extend(v.iter().map(|x| x * target / norm));
-    }
-    out
-}
-
-fn exact_top(data: &[f32], dims: usize, query: &[f32], k: usize) -> Vec<u32> {
-    let mut scored: Vec<(f32, u32)> = data
-        .chunks(dims)
-        .enumerate()
-        .map(|(i, v)| (v.iter().zip(query).map(|(a, b)| a * b).sum(), i as u32))
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    scored.iter().take(k).map(|s| s.1).collect()
-}
 
 fn recall(graph: &Graph, data: &[f32], queries: &[Vec<f32>], k: usize, beam: usize) -> f64 {
     let mut found = 0;
