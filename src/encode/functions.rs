@@ -15,7 +15,10 @@ use tasb_vecmath::distance::{dot, Elements};
 
 /// Encodes texts in input order, checking for query cancel between model calls.
 pub(crate) fn encode_texts(model: &mut LoadedModel, texts: &[&str]) -> Vec<Vec<f32>> {
-    let batch_size = BATCH_SIZE.get().max(1) as usize;
+    let batch_size = match BATCH_SIZE.get() {
+        n if n > 0 => n as usize,
+        _ => model.encoder.device().default_batch_size(),
+    };
     let mut keep_going = || {
         pgrx::check_for_interrupts!();
         true

@@ -31,7 +31,7 @@ pub static DEVICE: GucSetting<DeviceSetting> =
     GucSetting::<DeviceSetting>::new(DeviceSetting::Auto);
 pub static PREPACK_WEIGHTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static INTRA_OP_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
-pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(32);
+pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -78,10 +78,10 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"tasb.batch_size",
-        c"Texts per model call in tasb_encode_batch.",
+        c"Texts per model call in tasb_encode_batch (0: automatic, 4 on the CPU, 64 on CUDA).",
         c"Texts are sorted by length first, so batches carry little padding.",
         &BATCH_SIZE,
-        1,
+        0,
         4096,
         GucContext::Userset,
         GucFlags::default(),
