@@ -1,6 +1,6 @@
 //! Build time and recall@10 against exact search for a few build settings and search beams, on
 //! synthetic clustered vectors with TAS-B-like norms.
-//!     cargo run --release -p tasb-index --example sweep -- [N] [DIMS]
+//!     cargo run --release -p tasb-index --example sweep -- [N] [DIMS] [isotropic]
 
 use std::time::Instant;
 use tasb_index::synthetic::{dataset, exact_top, Rng};
@@ -15,8 +15,23 @@ fn main() {
     let dims = args.get(1).copied().unwrap_or(96);
     let mut rng = Rng(42);
     let data = dataset(&mut rng, n, dims);
+    // Queries like the data (a stored vector plus noise), as a model's queries are, unless
+    // "isotropic" is given: random directions, the hardest case for inner-product graphs.
+    let isotropic = std::env::args().any(|a| a == "isotropic");
     let queries: Vec<Vec<f32>> = (0..100)
-        .map(|_| (0..dims).map(|_| rng.normal()).collect())
+        .map(|i| {
+            let row = (i * 7919) % n;
+            (0..dims)
+                .map(|d| {
+                    let noise = rng.normal();
+                    if isotropic {
+                        noise
+                    } else {
+                        data[row * dims + d] + 0.5 * noise
+                    }
+                })
+                .collect()
+        })
         .collect();
     let truth: Vec<Vec<u32>> = queries
         .iter()
