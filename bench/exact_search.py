@@ -11,13 +11,14 @@ import argparse
 import os
 import platform
 import re
-import statistics
 import struct
 import sys
 import time
 
 import numpy as np
 import psycopg
+
+from common import default_dsn
 
 
 def synthetic(n, dim, seed):
@@ -117,8 +118,7 @@ def measure(conn, tables, queries, truth, mode, workers):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--dsn", default=f"host={os.environ.get('TASB_SOCKET_DIR', '/var/tmp/tasb/run')} "
-                                     f"port={os.environ.get('TASB_PORT', '5499')} user=postgres dbname=tasb_bench")
+    ap.add_argument("--dsn", default=default_dsn("tasb_bench"))
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--queries", type=int, default=50)

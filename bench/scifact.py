@@ -18,6 +18,8 @@ import time
 
 import psycopg
 
+from common import DATA, default_dsn
+
 PUBLISHED = {"all-MiniLM-L6-v2": 0.6451, "TAS-B": 0.643}
 
 
@@ -29,12 +31,10 @@ def ndcg_at_10(ranked, relevant):
 
 
 def main():
-    root = pathlib.Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_dirs", nargs="+")
-    ap.add_argument("--data", default=str(root.parent / "shared" / "data" / "scifact"))
-    ap.add_argument("--dsn", default=f"host={os.environ.get('TASB_SOCKET_DIR', '/var/tmp/tasb/run')} "
-                                     f"port={os.environ.get('TASB_PORT', '5499')} user=postgres dbname=tasb_bench")
+    ap.add_argument("--data", default=str(DATA / "scifact"))
+    ap.add_argument("--dsn", default=default_dsn("tasb_bench"))
     ap.add_argument("--onnxruntime", default=os.environ.get("TASB_ORT_LIB", "/var/tmp/tasb/lib/libonnxruntime.so.1.32.0"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()

@@ -59,6 +59,45 @@ FROM tasb_backfill_progress p
 LEFT JOIN pg_stat_activity a ON a.pid = p.pid;
 GRANT SELECT ON tasb_backfill_status TO PUBLIC;
 
+-- The rows waiting for a vector: text present, vector NULL. Shared by the backfill and the
+-- async worker (whose partial index has the same predicate).
+CREATE FUNCTION tasb_waiting_rows(relation regclass, source_column name, target_column name)
+RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %2$s WHERE %3$I IS NULL AND %1$I IS NOT NULL',
+                   source_column, relation, target_column) INTO n;
+    RETURN n;
+END $$;
+
+-- Locks up to batch_size waiting rows (skipping rows other sessions hold) and returns their
+-- ctids and texts; NULLs when none wait.
+CREATE FUNCTION tasb_lock_waiting_rows(relation regclass, source_column name, target_column name,
+                                       batch_size int, OUT ctids tid[], OUT texts text[])
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format(
+        'SELECT array_agg(ctid), array_agg(%1$I) FROM '
+        '(SELECT ctid, %1$I FROM %2$s WHERE %3$I IS NULL AND %1$I IS NOT NULL LIMIT $1 FOR UPDATE SKIP LOCKED) s',
+        source_column, relation, target_column) INTO ctids, texts USING batch_size;
+END $$;
+
+-- Encodes the locked rows' texts in one batched pass and writes each vector only if the row's
+-- text is still the one encoded (the rows are locked, so it is; but never a vector of other text).
+CREATE FUNCTION tasb_write_embeddings(relation regclass, source_column name, target_column name,
+                                      ctids tid[], texts text[])
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    vectors tasbvec[] := tasb_encode_batch(texts);
+    write_row text := format('UPDATE %2$s SET %3$I = $1 WHERE ctid = $2 AND %1$I = $3',
+                             source_column, relation, target_column);
+BEGIN
+    FOR i IN 1 .. cardinality(ctids) LOOP
+        EXECUTE write_row USING vectors[i], ctids[i], texts[i];
+    END LOOP;
+END $$;
+
 CREATE PROCEDURE tasb_backfill(relation regclass, source_column name, target_column name,
                                batch_size int DEFAULT 256)
 LANGUAGE plpgsql AS $$
@@ -69,24 +108,12 @@ DECLARE
     elapsed float8;
     ctids tid[];
     texts text[];
-    vectors tasbvec[];
-    select_batch text;
-    write_row text;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'tasb_backfill: batch_size must be at least 1, not %', batch_size;
     END IF;
     PERFORM tasb_check_embedding_columns(relation, source_column, target_column);
-    select_batch := format(
-        'SELECT array_agg(ctid), array_agg(%1$I) FROM '
-        '(SELECT ctid, %1$I FROM %2$s WHERE %3$I IS NULL AND %1$I IS NOT NULL LIMIT $1 FOR UPDATE SKIP LOCKED) s',
-        source_column, relation, target_column);
-    -- Only if the text is still the one encoded (the row is locked, so it is; but never write a
-    -- vector over other text).
-    write_row := format('UPDATE %2$s SET %3$I = $1 WHERE ctid = $2 AND %1$I = $3',
-                        source_column, relation, target_column);
-    EXECUTE format('SELECT count(*) FROM %2$s WHERE %3$I IS NULL AND %1$I IS NOT NULL',
-                   source_column, relation, target_column) INTO total;
+    total := tasb_waiting_rows(relation, source_column, target_column);
     INSERT INTO tasb_backfill_progress AS p VALUES
         (relation, source_column, target_column, pg_backend_pid(), total, 0, started, started, NULL)
     ON CONFLICT ON CONSTRAINT tasb_backfill_progress_pkey DO UPDATE
@@ -96,12 +123,10 @@ BEGIN
     RAISE NOTICE 'tasb_backfill: % rows of % to embed, in batches of %', total, relation, batch_size;
     COMMIT;
     LOOP
-        EXECUTE select_batch INTO ctids, texts USING batch_size;
+        SELECT * INTO ctids, texts
+            FROM tasb_lock_waiting_rows(relation, source_column, target_column, batch_size);
         EXIT WHEN ctids IS NULL;
-        vectors := tasb_encode_batch(texts);
-        FOR i IN 1 .. cardinality(ctids) LOOP
-            EXECUTE write_row USING vectors[i], ctids[i], texts[i];
-        END LOOP;
+        PERFORM tasb_write_embeddings(relation, source_column, target_column, ctids, texts);
         done := done + cardinality(ctids);
         elapsed := greatest(extract(epoch FROM clock_timestamp() - started), 0.001);
         UPDATE tasb_backfill_progress p

@@ -138,22 +138,14 @@ DECLARE
     done bigint := 0;
     ctids tid[];
     texts text[];
-    vectors tasbvec[];
 BEGIN
     FOR t IN SELECT * FROM tasb_embed_async_tables ORDER BY relation::oid LOOP
         BEGIN
             ctids := NULL;
-            EXECUTE format(
-                'SELECT array_agg(ctid), array_agg(%1$I) FROM (SELECT ctid, %1$I FROM %2$s '
-                'WHERE %3$I IS NULL AND %1$I IS NOT NULL LIMIT $1 FOR UPDATE SKIP LOCKED) s',
-                t.source_column, t.relation, t.target_column) INTO ctids, texts USING batch_size;
+            SELECT * INTO ctids, texts
+                FROM tasb_lock_waiting_rows(t.relation, t.source_column, t.target_column, batch_size);
             CONTINUE WHEN ctids IS NULL;
-            vectors := tasb_encode_batch(texts);
-            FOR i IN 1 .. cardinality(ctids) LOOP
-                EXECUTE format('UPDATE %2$s SET %3$I = $1 WHERE ctid = $2 AND %1$I = $3',
-                               t.source_column, t.relation, t.target_column)
-                    USING vectors[i], ctids[i], texts[i];
-            END LOOP;
+            PERFORM tasb_write_embeddings(t.relation, t.source_column, t.target_column, ctids, texts);
             UPDATE tasb_embed_async_tables
                 SET rows_done = rows_done + cardinality(ctids), last_done_at = clock_timestamp()
                 WHERE relation = t.relation;
@@ -168,29 +160,14 @@ BEGIN
     RETURN done;
 END $$;
 
-CREATE FUNCTION tasb_embed_async_status(
-    OUT relation regclass, OUT pending bigint, OUT rows_done bigint, OUT rows_failed bigint,
-    OUT last_error text, OUT last_error_at timestamptz, OUT last_done_at timestamptz,
-    OUT worker_running boolean)
-RETURNS SETOF record LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    t record;
-BEGIN
-    FOR t IN SELECT * FROM tasb_embed_async_tables ORDER BY 1 LOOP
-        relation := t.relation;
-        EXECUTE format('SELECT count(*) FROM %s WHERE %I IS NULL AND %I IS NOT NULL',
-                       t.relation, t.target_column, t.source_column) INTO pending;
-        rows_done := t.rows_done;
-        rows_failed := t.rows_failed;
-        last_error := t.last_error;
-        last_error_at := t.last_error_at;
-        last_done_at := t.last_done_at;
-        worker_running := EXISTS (SELECT FROM pg_stat_activity
-                                  WHERE backend_type = 'tasb embed worker' AND datname = current_database());
-        RETURN NEXT;
-    END LOOP;
-END $$;
-CREATE VIEW tasb_embed_async_status AS SELECT * FROM tasb_embed_async_status();
+CREATE VIEW tasb_embed_async_status AS
+SELECT t.relation,
+       tasb_waiting_rows(t.relation, t.source_column, t.target_column) AS pending,
+       t.rows_done, t.rows_failed, t.last_error, t.last_error_at, t.last_done_at,
+       EXISTS (SELECT FROM pg_stat_activity
+               WHERE backend_type = 'tasb embed worker' AND datname = current_database()) AS worker_running
+FROM tasb_embed_async_tables t
+ORDER BY t.relation;
 GRANT SELECT ON tasb_embed_async_status TO PUBLIC;
 "#,
     name = "embed_async",
