@@ -6,8 +6,7 @@
 //! (see `worker.rs`).
 
 use super::columns::{check_dimensions, source_column, target_column, VectorKind};
-use crate::encode::functions::encode_texts;
-use crate::encode::model::with_model;
+use crate::encode::functions::encode_passage;
 use crate::errors::raise;
 use crate::types::io::checked_from_f32s;
 use pgrx::prelude::*;
@@ -100,9 +99,7 @@ fn tasb_embed_trigger<'a>(
         _ if deferred => None,
         None => None,
         Some(text) => {
-            let vector = with_model(|model| encode_texts(model, &[text.as_str()]))
-                .pop()
-                .unwrap_or_default();
+            let vector = encode_passage(&text);
             check_dimensions(&table, target, &target_column, vector.len());
             vector_datum(target_column.kind, &vector, target_column.typmod)
         }

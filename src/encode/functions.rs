@@ -14,7 +14,7 @@ use pgrx::prelude::*;
 use tasb_vecmath::distance::{dot, Elements};
 
 /// Encodes texts in input order, checking for query cancel between model calls.
-pub(crate) fn encode_texts(model: &mut LoadedModel, texts: &[&str]) -> Vec<Vec<f32>> {
+fn encode_texts(model: &mut LoadedModel, texts: &[&str]) -> Vec<Vec<f32>> {
     let batch_size = match BATCH_SIZE.get() {
         n if n > 0 => n as usize,
         _ => model.encoder.device().default_batch_size(),
@@ -29,13 +29,23 @@ pub(crate) fn encode_texts(model: &mut LoadedModel, texts: &[&str]) -> Vec<Vec<f
         .unwrap_or_else(|e| raise_encoder_error(e))
 }
 
+/// One text's vector, by one model call.
+fn encode_single(model: &mut LoadedModel, text: &str) -> Vec<f32> {
+    encode_texts(model, &[text]).pop().unwrap_or_default()
+}
+
+/// One passage's vector, bypassing the query cache (passages rarely repeat; queries do).
+pub(crate) fn encode_passage(text: &str) -> Vec<f32> {
+    with_model(|model| encode_single(model, text))
+}
+
 /// One text's vector, through the backend's cache of recent query encodings.
 fn encode_one(text: &str) -> Vec<f32> {
     with_model(|model| {
         if let Some(vector) = model.cached(text) {
             return vector;
         }
-        let vector = encode_texts(model, &[text]).pop().unwrap_or_default();
+        let vector = encode_single(model, text);
         model.remember(text, &vector);
         vector
     })
@@ -71,9 +81,7 @@ fn tasb_encode_batch(texts: Array<&str>) -> Vec<Option<OwnedVec<f32>>> {
 #[pg_extern(stable, strict, parallel_restricted)]
 fn tasb_score(query: &str, passage: &str) -> f64 {
     let query_vector = encode_one(query);
-    let passage_vector = with_model(|model| encode_texts(model, &[passage]))
-        .pop()
-        .unwrap_or_default();
+    let passage_vector = encode_passage(passage);
     dot(Elements::F32(&query_vector), Elements::F32(&passage_vector))
 }
 
