@@ -33,3 +33,15 @@ pg_bindir() { "$PG_CONFIG" --bindir; }
 tasb_psql() {
     "$(pg_bindir)/psql" -X -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres "$@"
 }
+
+# A running server with tasb preloaded maps tasb.so; copying a new build over that file in place
+# (as cargo pgrx install does) rewrites the mapped code under it and its worker crashes. Putting
+# an identical copy under the name first leaves the running server on the old file, so the
+# install writes a file nobody has mapped; the name never goes missing, even if the build fails.
+detach_installed_library() {
+    local lib
+    lib="$("$PG_CONFIG" --pkglibdir)/tasb.so"
+    [ -f "$lib" ] || return 0
+    as_root cp -p "$lib" "$lib.new"
+    as_root mv -f "$lib.new" "$lib"
+}

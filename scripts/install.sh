@@ -4,6 +4,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$TASB_ROOT"
 log "building and installing tasb (release)"
+detach_installed_library
 if [ "$(id -u)" = 0 ]; then
     cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
 else

@@ -22,6 +22,7 @@ as_root install -d -m 755 "$TASB_HOME/models"
 as_root rm -rf "$TASB_HOME/models/tiny-distilbert"
 as_root cp -r tests/fixtures/tiny-distilbert "$TASB_HOME/models/"
 as_root chmod -R a+rX "$TASB_HOME/models"
+detach_installed_library   # cargo pgrx test installs its own build of tasb.so
 if [ "$(id -u)" = 0 ]; then
     # initdb refuses root: run the test server as postgres, in a directory it owns.
     pgtest="$TASB_HOME/pgrx-test"

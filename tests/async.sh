@@ -26,9 +26,7 @@ wrong_vectors() {
     q "SELECT count(*) FROM async_passages WHERE body IS NOT NULL AND (emb IS NULL OR emb <-> tasb_encode(body) >= 1e-5)"
 }
 
-if [ "$(tasb_psql -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'tasb'")" != 1 ]; then
-    tasb_psql -q -d postgres -c "CREATE DATABASE tasb"
-fi
+bash "$TASB_ROOT/scripts/cluster.sh" start >/dev/null 2>&1   # running, with database tasb
 if ! tasb_psql -d postgres -Atc "SHOW shared_preload_libraries" | grep -q tasb; then
     bash "$TASB_ROOT/scripts/cluster.sh" restart
 fi
@@ -55,6 +53,17 @@ check "changed text never keeps its old vector" 0 \
     "$(q "SELECT count(*) FROM async_passages WHERE id <= 50 AND emb IS NOT NULL AND emb <-> tasb_encode(body) >= 1e-5")"
 wait_drained; check "updated rows drained" 0 $?
 check "updated vectors equal tasb_encode(body)" 0 "$(wrong_vectors)"
+
+# A terminated worker comes back (the postmaster restarts it within seconds).
+old_pid="$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'tasb embed worker'")"
+q "SELECT pg_terminate_backend($old_pid)" >/dev/null
+back=f
+for _ in $(seq 40); do
+    sleep 0.5
+    back="$(q "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'tasb embed worker' AND pid <> $old_pid")"
+    [ "$back" = t ] && break
+done
+check "a terminated worker is restarted" t "$back"
 
 # Crash with rows pending: they are in the table, so they are embedded after the restart.
 q "INSERT INTO async_passages SELECT i, 'passage written before a crash ' || i FROM generate_series(1001, 4000) i" >/dev/null

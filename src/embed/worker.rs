@@ -94,6 +94,11 @@ pub extern "C-unwind" fn tasb_embed_worker_main(_arg: pg_sys::Datum) {
         };
     }
     log!("tasb embed worker stopped");
+    // Exit code 1, not 0: the postmaster restarts a worker that exits non-zero (after
+    // pg_terminate_backend or DROP DATABASE ... WITH (FORCE)) but forgets one that exits 0.
+    // During shutdown it restarts nothing either way.
+    // SAFETY: proc_exit runs the process's exit callbacks and ends it; nothing follows.
+    unsafe { pg_sys::proc_exit(1) };
 }
 
 pgrx::extension_sql!(
