@@ -212,42 +212,13 @@ impl Graph {
         )
     }
 
-    /// Connects a node already stored: search for it, keep a pruned set of what the search saw
-    /// as its neighbours, and add the reverse edges (pruning neighbours that overflow).
+    /// Connects a node already stored (the first becomes the entry point): a batch of one.
     fn link(&mut self, node: u32) {
-        let Some(entry) = self.entry else {
+        if self.entry.is_none() {
             self.entry = Some(node);
             return;
-        };
-        let (_, seen) = beam_search(self, entry, self.params.build_beam, |other| {
-            self.distance(node, other)
-        });
-        let chosen = self.robust_prune(node, seen);
-        self.add_back_edges(node, &chosen);
-        self.neighbors[node as usize] = chosen;
-    }
-
-    /// Adds `node` to each chosen neighbour's list, pruning lists that would overflow.
-    fn add_back_edges(&mut self, node: u32, chosen: &[u32]) {
-        for &neighbor in chosen {
-            let back = &self.neighbors[neighbor as usize];
-            if back.contains(&node) {
-                continue;
-            }
-            if back.len() < self.params.max_degree {
-                self.neighbors[neighbor as usize].push(node);
-            } else {
-                let candidates: Vec<Scored> = back
-                    .iter()
-                    .chain(std::iter::once(&node))
-                    .map(|&c| Scored {
-                        distance: self.distance(neighbor, c),
-                        node: c,
-                    })
-                    .collect();
-                self.neighbors[neighbor as usize] = self.robust_prune(neighbor, candidates);
-            }
         }
+        self.link_batch(&[node], false);
     }
 
     /// RobustPrune: take candidates closest first; drop every candidate that the taken one
