@@ -21,8 +21,9 @@ import pathlib
 import shutil
 import sys
 
+from onnx_files import SENTENCE_TRANSFORMERS_FILES
+
 TAS_B = "sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco"
-ST_FILES = ["modules.json", "sentence_bert_config.json", "1_Pooling/config.json"]
 # The TAS-B authors' usage example (query, relevant passage, other passage) and an empty text.
 CHECK_TEXTS = [
     "what is the transformers library",
@@ -130,7 +131,7 @@ def main():
     def write_configs(target):
         config.save_pretrained(target)
         tokenizer.save_pretrained(target)
-        for name in ST_FILES:
+        for name in SENTENCE_TRANSFORMERS_FILES:
             if (source / name).is_file():
                 (target / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(source / name, target / name)

