@@ -1,17 +1,21 @@
 //! The algorithm behind tasb's index access method, free of Postgres so it is testable with
 //! `cargo test`: maximum inner product search over unnormalised vectors (TAS-B's norms vary).
 //!
-//! - [`mips`]: the Euclidean transform that turns "largest dot product" into "nearest neighbour",
-//!   so a graph built for Euclidean distance serves inner-product queries.
-//! - [`graph`]: a Vamana-style proximity graph (DiskANN's RobustPrune) built by insertion.
-//! - [`search`]: greedy beam search over the graph.
-//!
-//! This is the in-memory core; the Postgres access method will map nodes onto pages.
+//! An inverted file (IVF): k-means lists, each entry a one-bit RaBitQ code of the vector's
+//! residual from its centroid, re-ranked with exact dot products.
+//! - [`kmeans`]: the lists' centroids, trained on worker threads.
+//! - [`rotation`], [`rabitq`]: codes and their estimates with error bounds.
+//! - [`scan`]: the ordered, resumable scan the access method drives page by page.
+//! - [`memory`]: the same index in memory, the reference for recall tests and sweeps.
 
-pub mod graph;
-pub mod mips;
-pub mod search;
+pub mod ivf;
+pub mod kmeans;
+pub mod memory;
+pub mod rabitq;
+pub mod rotation;
+pub mod scan;
 pub mod synthetic;
+pub mod vector;
 
-pub use graph::{BuildParams, Graph};
-pub use search::{search, Hit};
+pub use memory::MemoryIndex;
+pub use scan::{Scan, Step};

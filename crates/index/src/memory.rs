@@ -1,0 +1,123 @@
+//! An in-memory IVF index over the same codes and scan as the access method: the reference the
+//! recall tests and the parameter sweep run against, without Postgres.
+
+use crate::ivf::{self, encode_entry, KMEANS_ITERATIONS, ROTATION_SEED};
+use crate::kmeans;
+use crate::rabitq::code_bytes;
+use crate::rotation::Rotation;
+use crate::scan::{Scan, Step};
+use crate::vector::dot;
+use rayon::prelude::*;
+
+pub struct MemoryIndex {
+    dims: usize,
+    rotation: Rotation,
+    centroids: Vec<f32>,
+    norms: Vec<f32>,
+    /// Per list: (row id, code).
+    lists: Vec<Vec<(u32, Vec<u8>)>>,
+    vectors: Vec<f32>,
+    deleted: Vec<bool>,
+}
+
+impl MemoryIndex {
+    /// Trains `lists` centroids on (a sample of) `data` and adds every row.
+    pub fn build(dims: usize, data: &[f32], lists: usize) -> Self {
+        let rows = data.len() / dims;
+        let lists = lists.clamp(1, rows.max(1));
+        let sample_rows = (lists * ivf::TRAINING_ROWS_PER_LIST).min(rows);
+        // An evenly spaced sample is deterministic and covers the data.
+        let sample: Vec<f32> = (0..sample_rows)
+            .flat_map(|i| {
+                let row = i * rows / sample_rows;
+                data[row * dims..(row + 1) * dims].iter().copied()
+            })
+            .collect();
+        let centroids = kmeans::train(&sample, dims, lists, KMEANS_ITERATIONS, 7, |_| {});
+        let mut index = MemoryIndex {
+            dims,
+            rotation: Rotation::new(dims, ROTATION_SEED),
+            norms: kmeans::centroid_norms(&centroids, dims),
+            centroids,
+            lists: vec![Vec::new(); lists],
+            vectors: Vec::new(),
+            deleted: Vec::new(),
+        };
+        let encoded: Vec<(usize, Vec<u8>)> = data.par_chunks(dims).map(|x| index.code(x)).collect();
+        for (row, (list, code)) in encoded.into_iter().enumerate() {
+            index.lists[list].push((row as u32, code));
+        }
+        index.vectors = data.to_vec();
+        index.deleted = vec![false; rows];
+        index
+    }
+
+    fn code(&self, x: &[f32]) -> (usize, Vec<u8>) {
+        let list = kmeans::nearest(&self.centroids, &self.norms, self.dims, x);
+        let mut code = Vec::with_capacity(code_bytes(self.dims));
+        let centroid = &self.centroids[list * self.dims..(list + 1) * self.dims];
+        encode_entry(&self.rotation, centroid, x, &mut code);
+        (list, code)
+    }
+
+    /// Adds a row after the build (centroids stay as trained); returns its id.
+    pub fn insert(&mut self, x: &[f32]) -> u32 {
+        let id = self.deleted.len() as u32;
+        let (list, code) = self.code(x);
+        self.lists[list].push((id, code));
+        self.vectors.extend_from_slice(x);
+        self.deleted.push(false);
+        id
+    }
+
+    /// Marks a row deleted; [`MemoryIndex::vacuum`] drops its entry.
+    pub fn delete(&mut self, id: u32) {
+        self.deleted[id as usize] = true;
+    }
+
+    /// Removes the entries of deleted rows, as VACUUM does on pages. Returns how many.
+    pub fn vacuum(&mut self) -> usize {
+        let mut removed = 0;
+        for list in &mut self.lists {
+            let before = list.len();
+            list.retain(|(id, _)| !self.deleted[*id as usize]);
+            removed += before - list.len();
+        }
+        removed
+    }
+
+    pub fn entries(&self) -> usize {
+        self.lists.iter().map(Vec::len).sum()
+    }
+
+    pub fn lists(&self) -> usize {
+        self.lists.len()
+    }
+
+    /// The first `k` results (row id, dot product) probing `probes` lists per round, plus the
+    /// number of vectors read in full.
+    pub fn search(&self, query: &[f32], probes: usize, k: usize) -> (Vec<(u32, f32)>, usize) {
+        let mut scan = Scan::new(query, &self.rotation, &self.centroids, probes);
+        let mut results = Vec::with_capacity(k);
+        while results.len() < k {
+            let vectors = &self.vectors;
+            let dims = self.dims;
+            match scan.next(|&id| {
+                let row = id as usize;
+                Some(dot(query, &vectors[row * dims..(row + 1) * dims]))
+            }) {
+                Step::Emit(id, score) => results.push((id, score)),
+                Step::ReadLists(lists) => {
+                    for (list, base) in lists {
+                        for (id, code) in &self.lists[list as usize] {
+                            scan.push(base, code, *id);
+                        }
+                    }
+                }
+                Step::Done => break,
+            }
+        }
+        let reranked = scan.reranked();
+        (results, reranked)
+    }
+}

@@ -1,0 +1,137 @@
+//! An ordered scan over the lists of an IVF index, shared by the in-memory index and the Postgres
+//! access method (which reads lists and vectors from pages and feeds them in).
+//!
+//! Lists are probed in rounds, best centroid first (by q.c). Every entry of a probed list becomes
+//! a candidate with an upper bound on its dot product (estimate + error bound). Candidates are
+//! re-ranked with exact dot products, best bound first, and a result is emitted once its exact
+//! score is at least every remaining bound, so results come out in exact order among the probed
+//! lists and only a few vectors are read in full. When a round is used up, the next round of lists
+//! is probed, so a filtered query keeps getting rows until the whole index has been read.
+
+use crate::rabitq::QueryLut;
+use crate::rotation::Rotation;
+use crate::vector::dot;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// What the caller must do next.
+#[derive(Debug, PartialEq)]
+pub enum Step<P> {
+    /// The next result and its exact dot product with the query.
+    Emit(P, f32),
+    /// Read these lists and [`Scan::push`] each entry with the list's base score, then call
+    /// [`Scan::next`] again.
+    ReadLists(Vec<(u32, f32)>),
+    /// Every list has been read and every entry emitted.
+    Done,
+}
+
+struct Ranked<P> {
+    key: f32,
+    payload: P,
+}
+
+impl<P> PartialEq for Ranked<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.total_cmp(&other.key) == Ordering::Equal
+    }
+}
+impl<P> Eq for Ranked<P> {}
+impl<P> PartialOrd for Ranked<P> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<P> Ord for Ranked<P> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.total_cmp(&other.key)
+    }
+}
+
+pub struct Scan<P> {
+    query: Vec<f32>,
+    lut: QueryLut,
+    /// (list, q.c), best first.
+    order: Vec<(u32, f32)>,
+    probed: usize,
+    probes_per_round: usize,
+    candidates: BinaryHeap<Ranked<P>>,
+    exact: BinaryHeap<Ranked<P>>,
+    reranked: usize,
+}
+
+impl<P> Scan<P> {
+    /// `centroids` is row-major, `rotation.dims()` wide.
+    pub fn new(query: &[f32], rotation: &Rotation, centroids: &[f32], probes: usize) -> Self {
+        let dims = rotation.dims();
+        let mut order: Vec<(u32, f32)> = centroids
+            .chunks(dims)
+            .enumerate()
+            .map(|(list, c)| (list as u32, dot(query, c)))
+            .collect();
+        order.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let mut rotated = query.to_vec();
+        rotation.apply(&mut rotated);
+        Scan {
+            query: query.to_vec(),
+            lut: QueryLut::new(&rotated),
+            order,
+            probed: 0,
+            probes_per_round: probes.max(1),
+            candidates: BinaryHeap::new(),
+            exact: BinaryHeap::new(),
+            reranked: 0,
+        }
+    }
+
+    pub fn query(&self) -> &[f32] {
+        &self.query
+    }
+
+    /// Vectors read in full so far (for statistics and tests).
+    pub fn reranked(&self) -> usize {
+        self.reranked
+    }
+
+    /// Adds one entry of a list being read: `code` as made by [`crate::ivf::encode_entry`],
+    /// `base` the list's q.c from [`Step::ReadLists`].
+    #[inline]
+    pub fn push(&mut self, base: f32, code: &[u8], payload: P) {
+        let (estimate, bound) = self.lut.estimate(code);
+        self.candidates.push(Ranked {
+            key: base + estimate + bound,
+            payload,
+        });
+    }
+
+    /// Advances the scan. `exact_score` returns the exact dot product of the query with an
+    /// entry's vector, or None when the vector is gone (the entry is then skipped).
+    pub fn next(&mut self, mut exact_score: impl FnMut(&P) -> Option<f32>) -> Step<P> {
+        loop {
+            let best_bound = self.candidates.peek().map(|c| c.key);
+            if let Some(top) = self.exact.peek() {
+                if best_bound.is_none_or(|bound| top.key >= bound) {
+                    let top = self.exact.pop().expect("peeked above");
+                    return Step::Emit(top.payload, top.key);
+                }
+            }
+            if let Some(candidate) = self.candidates.pop() {
+                self.reranked += 1;
+                if let Some(score) = exact_score(&candidate.payload) {
+                    self.exact.push(Ranked {
+                        key: score,
+                        payload: candidate.payload,
+                    });
+                }
+                continue;
+            }
+            if self.probed < self.order.len() {
+                let end = (self.probed + self.probes_per_round).min(self.order.len());
+                let lists = self.order[self.probed..end].to_vec();
+                self.probed = end;
+                return Step::ReadLists(lists);
+            }
+            return Step::Done;
+        }
+    }
+}
