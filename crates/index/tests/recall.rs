@@ -41,11 +41,7 @@ fn recall(index: &MemoryIndex, data: &[f32], alive: impl Fn(u32) -> bool, qs: &[
 fn build_then_query() {
     let mut rng = Rng(1);
     let data = dataset(&mut rng, 6000, DIMS);
-    let index = MemoryIndex::build(
-        DIMS,
-        &data,
-        0usize.max(tasb_index::ivf::default_lists(6000)),
-    );
+    let index = MemoryIndex::build(DIMS, &data, tasb_index::ivf::default_lists(6000));
     let qs = queries(&mut rng, &data, 50);
     let r = recall(&index, &data, |_| true, &qs);
     assert!(r >= 0.95, "recall@10 {r}");
