@@ -6,6 +6,7 @@
 mod embed;
 mod encode;
 mod errors;
+mod index;
 mod operators;
 mod types;
 
@@ -15,6 +16,7 @@ mod types;
 pub extern "C-unwind" fn _PG_init() {
     encode::settings::register();
     embed::worker::register();
+    index::options::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -1,0 +1,405 @@
+//! CREATE INDEX / REINDEX. One table scan writes every vector to vector pages and keeps a
+//! reservoir sample; k-means then trains on the sample on worker threads (no Postgres calls there);
+//! the vectors are read back in chunks, assigned and encoded in parallel, and their entries
+//! written to list pages. Everything is logged with log_newpage_range at the end.
+
+use super::options::lists_option;
+use super::pages::{
+    self, Meta, PageImage, Payload, CENTROID_PREFIX, KIND_CENTROID, KIND_LIST, KIND_META,
+    KIND_VECTOR, VECTOR_PREFIX,
+};
+use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
+use crate::errors::raise;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use rayon::prelude::*;
+use tasb_index::ivf::{default_lists, encode_entry, KMEANS_ITERATIONS, TRAINING_ROWS_PER_LIST};
+use tasb_index::kmeans;
+use tasb_index::rotation::Rotation;
+use tasb_index::synthetic::Rng;
+
+pub const PHASE_LOADING: i64 = 2;
+pub const PHASE_TRAINING: i64 = 3;
+pub const PHASE_WRITING: i64 = 4;
+
+/// Rows read back, assigned and encoded per parallel step.
+const ENCODE_CHUNK: usize = 4096;
+
+struct BuildState {
+    index: pg_sys::Relation,
+    dims: usize,
+    vector_page: PageImage,
+    vector_blocks: Vec<pg_sys::BlockNumber>,
+    rows: usize,
+    sample: Vec<f32>,
+    sample_capacity: usize,
+    rng: Rng,
+}
+
+fn progress(param: u32, value: i64) {
+    // SAFETY: plain call; outside a CREATE INDEX it updates nothing.
+    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
+}
+
+pub fn phase_name(phase: i64) -> Option<&'static std::ffi::CStr> {
+    match phase {
+        PHASE_LOADING => Some(c"loading tuples"),
+        PHASE_TRAINING => Some(c"training lists"),
+        PHASE_WRITING => Some(c"writing lists"),
+        _ => None,
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    // SAFETY: called by Postgres with open relations for a new, empty index.
+    unsafe {
+        let mut meta_image = PageImage::new(KIND_META);
+        pages::write_meta(meta_image.page(), &pages::new_meta(0));
+        if meta_image.flush(index) != pages::META_BLOCK {
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "tasb_ivf build: index was not empty",
+                None,
+                None,
+            );
+        }
+        // Sample memory: maintenance_work_mem, as other index builds use.
+        let budget = pg_sys::maintenance_work_mem as usize * 1024;
+        let mut state = BuildState {
+            index,
+            dims: 0,
+            vector_page: PageImage::new(KIND_VECTOR),
+            vector_blocks: Vec::new(),
+            rows: 0,
+            sample: Vec::new(),
+            sample_capacity: budget,
+            rng: Rng(0x5eed),
+        };
+        progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOADING);
+        let table_am = (*heap).rd_tableam;
+        let scan = (*table_am)
+            .index_build_range_scan
+            .expect("heap AMs implement index_build_range_scan");
+        let heap_tuples = scan(
+            heap,
+            index,
+            index_info,
+            true,
+            false,
+            true,
+            0,
+            pg_sys::InvalidBlockNumber,
+            Some(build_callback),
+            &mut state as *mut BuildState as *mut std::ffi::c_void,
+            std::ptr::null_mut(),
+        );
+        if !state.vector_page.is_empty() {
+            let block = state.vector_page.flush(index);
+            state.vector_blocks.push(block);
+        }
+        let meta = write_lists(&mut state);
+        let meta_buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        pages::write_meta(pg_sys::BufferGetPage(meta_buffer), &meta);
+        pg_sys::MarkBufferDirty(meta_buffer);
+        pg_sys::UnlockReleaseBuffer(meta_buffer);
+        if (*(*index).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char
+        {
+            let blocks =
+                pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+            pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, blocks, true);
+        }
+        let mut result = pgrx::PgBox::<pg_sys::IndexBuildResult>::alloc0();
+        result.heap_tuples = heap_tuples;
+        result.index_tuples = state.rows as f64;
+        result.into_pg()
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn build_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    // SAFETY: `state` is the BuildState passed to index_build_range_scan; values/isnull hold one
+    // column (the index has one key) for the tuple at `tid`.
+    unsafe {
+        let state = &mut *(state as *mut BuildState);
+        if *isnull {
+            return; // NULL vectors are not indexed (they have no distance to order by)
+        }
+        let (dims, bytes) = element_bytes(*values);
+        if state.dims == 0 {
+            state.dims = dims;
+            state.sample_capacity = (state.sample_capacity / (dims * 4)).max(1);
+        } else if dims != state.dims {
+            dims_mismatch(state.dims as u32, dims);
+        }
+        let mut item = Vec::with_capacity(VECTOR_PREFIX + bytes.len());
+        item.extend_from_slice(&pages::tid_bytes(&*tid));
+        item.extend_from_slice(&[0, 0]);
+        item.extend_from_slice(bytes);
+        if pages::add_item(state.vector_page.page(), &item).is_none() {
+            let block = state.vector_page.flush(state.index);
+            state.vector_blocks.push(block);
+            state.vector_page = PageImage::new(KIND_VECTOR);
+            if pages::add_item(state.vector_page.page(), &item).is_none() {
+                too_large(dims);
+            }
+        }
+        // Reservoir sample (Algorithm R) of the rows for k-means.
+        let row = to_f32(as_elements(dims, bytes));
+        let seen = state.rows;
+        if seen < state.sample_capacity {
+            state.sample.extend_from_slice(&row);
+        } else {
+            let slot = (state.rng.next_u64() % (seen as u64 + 1)) as usize;
+            if slot < state.sample_capacity {
+                state.sample[slot * dims..(slot + 1) * dims].copy_from_slice(&row);
+            }
+        }
+        state.rows += 1;
+        if state.rows.is_multiple_of(1024) {
+            progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.rows as i64);
+        }
+    }
+}
+
+fn too_large(dims: usize) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!("a {dims}-dimensional vector does not fit on a tasb_ivf index page"),
+        None,
+        Some("tasb_ivf indexes up to 2,000 dimensions for tasbvec and 4,000 for tasbhalf."),
+    )
+}
+
+fn notice(message: String) {
+    pgrx::notice!("{message}");
+}
+
+/// Trains the lists and writes list and centroid pages; returns the finished meta.
+///
+/// # Safety
+/// Called once from ambuild after the table scan.
+unsafe fn write_lists(state: &mut BuildState) -> Meta {
+    let mut meta = pages::new_meta(state.dims as u32);
+    meta.vector_tail = state
+        .vector_blocks
+        .last()
+        .copied()
+        .unwrap_or(pages::INVALID_BLOCK);
+    let rows = state.rows;
+    if rows == 0 {
+        notice("tasb_ivf: the table has no vectors, so the index has no lists yet; REINDEX after loading data for fast scans".into());
+        return meta;
+    }
+    let dims = state.dims;
+    // SAFETY: the index is open (ambuild's contract).
+    let requested = unsafe { lists_option(state.index) };
+    let mut lists = if requested > 0 {
+        requested
+    } else {
+        default_lists(rows)
+    };
+    if lists > rows {
+        notice(format!(
+            "tasb_ivf: {lists} lists requested but the table has {rows} vectors; using {rows}"
+        ));
+        lists = rows;
+    }
+    // Training rows: a random subset of the reservoir, or all of it when that is smaller.
+    let wanted = lists * TRAINING_ROWS_PER_LIST;
+    let in_sample = state.sample.len() / dims;
+    if in_sample < wanted.min(rows) {
+        notice(format!(
+            "tasb_ivf: training {lists} lists on {in_sample} vectors (of {rows}); {} are recommended but maintenance_work_mem ({} MB) holds {in_sample}; raise maintenance_work_mem for better lists",
+            wanted.min(rows),
+            // SAFETY: reading a GUC variable.
+            unsafe { pg_sys::maintenance_work_mem } / 1024
+        ));
+    }
+    let training_rows = in_sample.min(wanted);
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_TRAINING);
+    let centroids = kmeans::train(
+        &state.sample[..training_rows * dims],
+        dims,
+        lists,
+        KMEANS_ITERATIONS,
+        7,
+        |_| {
+            pgrx::check_for_interrupts!();
+        },
+    );
+    state.sample = Vec::new();
+    let norms = kmeans::centroid_norms(&centroids, dims);
+    let rotation = Rotation::new(dims, meta.rotation_seed);
+
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITING);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, rows as i64);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+    let mut heads = vec![pages::INVALID_BLOCK; lists];
+    let mut images: Vec<Option<PageImage>> = (0..lists).map(|_| None).collect();
+    let mut chunk: Vec<f32> = Vec::with_capacity(ENCODE_CHUNK * dims);
+    let mut payloads: Vec<Payload> = Vec::with_capacity(ENCODE_CHUNK);
+    let mut done = 0usize;
+    let blocks = std::mem::take(&mut state.vector_blocks);
+    for (i, &block) in blocks.iter().enumerate() {
+        // SAFETY: a vector page this build wrote; items are (TID, 0, 0, elements).
+        unsafe {
+            let buffer = pages::lock(state.index, block, pg_sys::BUFFER_LOCK_SHARE);
+            let page = pg_sys::BufferGetPage(buffer);
+            for offset in 1..=pages::max_offset(page) {
+                let item = pages::item(page, offset);
+                chunk.extend(to_f32(as_elements(dims, &item[VECTOR_PREFIX..])));
+                payloads.push(Payload {
+                    heap: pages::tid_from_bytes(&item[..6]),
+                    vector_block: block,
+                    vector_offset: offset,
+                });
+            }
+            pg_sys::UnlockReleaseBuffer(buffer);
+        }
+        if payloads.len() >= ENCODE_CHUNK || i + 1 == blocks.len() {
+            pgrx::check_for_interrupts!();
+            let coded: Vec<(usize, Vec<u8>)> = chunk
+                .par_chunks(dims)
+                .map(|x| {
+                    let list = kmeans::nearest(&centroids, &norms, dims, x);
+                    let mut code = Vec::new();
+                    encode_entry(
+                        &rotation,
+                        &centroids[list * dims..(list + 1) * dims],
+                        x,
+                        &mut code,
+                    );
+                    (list, code)
+                })
+                .collect();
+            for ((list, mut entry), payload) in coded.into_iter().zip(&payloads) {
+                payload.write(&mut entry);
+                // SAFETY: the index is being built by this backend.
+                unsafe { append_entry(state.index, &mut images[list], &mut heads[list], &entry) };
+            }
+            done += payloads.len();
+            progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
+            chunk.clear();
+            payloads.clear();
+        }
+    }
+    for (image, head) in images.iter_mut().zip(heads.iter_mut()) {
+        if let Some(image) = image {
+            // SAFETY: as above.
+            unsafe {
+                (*pages::opaque(image.page())).next = *head;
+                *head = image.flush(state.index);
+            }
+        }
+    }
+    // SAFETY: as above.
+    unsafe { write_centroids(state.index, &mut meta, &centroids, &heads) };
+    meta
+}
+
+/// Adds an entry to a list's page image, writing the image out first when it is full.
+unsafe fn append_entry(
+    index: pg_sys::Relation,
+    image: &mut Option<PageImage>,
+    head: &mut pg_sys::BlockNumber,
+    entry: &[u8],
+) {
+    let current = image.get_or_insert_with(|| PageImage::new(KIND_LIST));
+    // SAFETY: private page images; flush writes to the index being built.
+    unsafe {
+        if pages::add_item(current.page(), entry).is_some() {
+            return;
+        }
+        (*pages::opaque(current.page())).next = *head;
+        *head = current.flush(index);
+        let mut fresh = PageImage::new(KIND_LIST);
+        if pages::add_item(fresh.page(), entry).is_none() {
+            too_large(entry.len());
+        }
+        *image = Some(fresh);
+    }
+}
+
+/// Writes the centroid pages (contiguous blocks) and records them in `meta`.
+///
+/// # Safety
+/// `index` is being built by this backend, which alone extends it.
+pub unsafe fn write_centroids(
+    index: pg_sys::Relation,
+    meta: &mut Meta,
+    centroids: &[f32],
+    heads: &[pg_sys::BlockNumber],
+) {
+    let dims = meta.dims as usize;
+    let per_page = pages::items_per_page(CENTROID_PREFIX + dims * 4);
+    if per_page == 0 {
+        too_large(dims);
+    }
+    let mut image = PageImage::new(KIND_CENTROID);
+    let mut first = pages::INVALID_BLOCK;
+    let mut expected = pages::INVALID_BLOCK;
+    let lists = heads.len();
+    for list in 0..lists {
+        let mut item = Vec::with_capacity(CENTROID_PREFIX + dims * 4);
+        item.extend_from_slice(&heads[list].to_le_bytes());
+        item.extend_from_slice(&[0; 4]);
+        for value in &centroids[list * dims..(list + 1) * dims] {
+            item.extend_from_slice(&value.to_le_bytes());
+        }
+        // SAFETY: private image; per_page items fit by construction.
+        unsafe {
+            pages::add_item(image.page(), &item);
+            if (list + 1) % per_page == 0 || list + 1 == lists {
+                let block = image.flush(index);
+                if first == pages::INVALID_BLOCK {
+                    first = block;
+                } else if block != expected {
+                    raise(
+                        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                        "tasb_ivf: centroid pages are not contiguous",
+                        None,
+                        None,
+                    );
+                }
+                expected = block + 1;
+                image = PageImage::new(KIND_CENTROID);
+            }
+        }
+    }
+    meta.lists = lists as u32;
+    meta.centroid_start = first;
+    meta.centroids_per_page = per_page as u32;
+}
+
+/// ambuildempty: the init fork of an unlogged index, an empty meta page.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    // SAFETY: Postgres calls this with the new index's relation; the init fork is empty.
+    unsafe {
+        let buffer = pg_sys::ReadBufferExtended(
+            index,
+            pg_sys::ForkNumber::INIT_FORKNUM,
+            pages::INVALID_BLOCK,
+            pg_sys::ReadBufferMode::RBM_NORMAL,
+            std::ptr::null_mut(),
+        );
+        pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+        let page = pg_sys::BufferGetPage(buffer);
+        pages::init_page(page, KIND_META);
+        pages::write_meta(page, &pages::new_meta(0));
+        pg_sys::MarkBufferDirty(buffer);
+        pg_sys::log_newpage_buffer(buffer, true);
+        pg_sys::UnlockReleaseBuffer(buffer);
+    }
+}

@@ -1,0 +1,174 @@
+//! aminsert: a row's vector goes to the vector tail page, its entry to the head page of the list
+//! with the nearest centroid. Two generic WAL records; a crash between them leaves only an
+//! unreferenced vector, never an entry without its vector.
+
+use super::lists::{self, centroid_location};
+use super::pages::{
+    self, WalRecord, CENTROID_PREFIX, KIND_CENTROID, KIND_LIST, KIND_VECTOR, VECTOR_PREFIX,
+};
+use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
+use pgrx::pg_sys;
+use tasb_index::ivf::encode_entry;
+use tasb_index::kmeans;
+use tasb_index::rotation::Rotation;
+
+#[allow(clippy::too_many_arguments)]
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: Postgres passes one key column for the row at heap_tid.
+    unsafe {
+        if *isnull {
+            return false;
+        }
+        let (dims, bytes) = element_bytes(*values);
+        let (vector_block, vector_offset) = append_vector(index, dims, bytes, &*heap_tid);
+        let meta = lists::meta(index);
+        let x = to_f32(as_elements(dims, bytes));
+        let centroids = lists::centroids(index, &meta);
+        let norms = kmeans::centroid_norms(&centroids, dims);
+        let list = kmeans::nearest(&centroids, &norms, dims, &x);
+        let mut entry = Vec::new();
+        let rotation = Rotation::new(dims, meta.rotation_seed);
+        encode_entry(
+            &rotation,
+            &centroids[list * dims..(list + 1) * dims],
+            &x,
+            &mut entry,
+        );
+        pages::Payload {
+            heap: *heap_tid,
+            vector_block,
+            vector_offset,
+        }
+        .write(&mut entry);
+        add_entry(index, &meta, list as u32, &entry);
+        false
+    }
+}
+
+/// Appends the vector under the meta page's lock (creating the first list of an index built on
+/// an empty table); returns where it went.
+unsafe fn append_vector(
+    index: pg_sys::Relation,
+    dims: usize,
+    bytes: &[u8],
+    heap_tid: &pg_sys::ItemPointerData,
+) -> (pg_sys::BlockNumber, pg_sys::OffsetNumber) {
+    let mut item = Vec::with_capacity(VECTOR_PREFIX + bytes.len());
+    item.extend_from_slice(&pages::tid_bytes(heap_tid));
+    item.extend_from_slice(&[0, 0]);
+    item.extend_from_slice(bytes);
+    // SAFETY: lock order is meta, then vector/centroid pages; every buffer is released below.
+    unsafe {
+        let meta_buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let mut meta = pages::read_meta(pg_sys::BufferGetPage(meta_buffer))
+            .unwrap_or_else(|| lists::not_an_index());
+        if meta.dims == 0 {
+            meta.dims = dims as u32;
+        } else if meta.dims as usize != dims {
+            dims_mismatch(meta.dims, dims);
+        }
+        let mut held = Vec::with_capacity(3);
+        let mut wal = WalRecord::start(index);
+        let meta_page = wal.page(meta_buffer, false);
+        let mut placed = None;
+        if meta.vector_tail != pages::INVALID_BLOCK {
+            let tail = pages::lock(index, meta.vector_tail, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            held.push(tail);
+            if pages::has_room(pg_sys::BufferGetPage(tail), item.len()) {
+                let page = wal.page(tail, false);
+                placed = pages::add_item(page, &item).map(|offset| (meta.vector_tail, offset));
+            }
+        }
+        let placed = match placed {
+            Some(placed) => placed,
+            None => {
+                let fresh = pages::extend(index);
+                held.push(fresh);
+                let page = wal.page(fresh, true);
+                pages::init_page(page, KIND_VECTOR);
+                let block = pg_sys::BufferGetBlockNumber(fresh);
+                let offset = pages::add_item(page, &item).unwrap_or_else(|| too_large(dims));
+                meta.vector_tail = block;
+                (block, offset)
+            }
+        };
+        if meta.lists == 0 {
+            // The first vector of an index built on an empty table: one list around the origin.
+            let centroid = pages::extend(index);
+            held.push(centroid);
+            let page = wal.page(centroid, true);
+            pages::init_page(page, KIND_CENTROID);
+            let mut centroid_item = Vec::with_capacity(CENTROID_PREFIX + dims * 4);
+            centroid_item.extend_from_slice(&pages::INVALID_BLOCK.to_le_bytes());
+            centroid_item.resize(CENTROID_PREFIX + dims * 4, 0);
+            pages::add_item(page, &centroid_item).unwrap_or_else(|| too_large(dims));
+            meta.lists = 1;
+            meta.centroid_start = pg_sys::BufferGetBlockNumber(centroid);
+            meta.centroids_per_page = pages::items_per_page(centroid_item.len()) as u32;
+        }
+        pages::write_meta(meta_page, &meta);
+        wal.finish();
+        for buffer in held {
+            pg_sys::UnlockReleaseBuffer(buffer);
+        }
+        pg_sys::UnlockReleaseBuffer(meta_buffer);
+        placed
+    }
+}
+
+fn too_large(dims: usize) -> ! {
+    crate::errors::raise(
+        pgrx::PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!("a {dims}-dimensional vector does not fit on a tasb_ivf index page"),
+        None,
+        Some("tasb_ivf indexes up to 2,000 dimensions for tasbvec and 4,000 for tasbhalf."),
+    )
+}
+
+/// Adds an entry at the head of `list`: into the head page if it has room, else into a new head
+/// page linked to the old one. The centroid page's lock serialises inserts into its lists.
+unsafe fn add_entry(index: pg_sys::Relation, meta: &pages::Meta, list: u32, entry: &[u8]) {
+    let (block, offset) = centroid_location(meta, list);
+    // SAFETY: lock order centroid page, then list page; both released below.
+    unsafe {
+        let centroid = pages::lock(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let head = lists::read_head(pages::item(pg_sys::BufferGetPage(centroid), offset));
+        if head != pages::INVALID_BLOCK {
+            let head_buffer = pages::lock(index, head, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            if pages::has_room(pg_sys::BufferGetPage(head_buffer), entry.len()) {
+                let mut wal = WalRecord::start(index);
+                let page = wal.page(head_buffer, false);
+                pages::add_item(page, entry);
+                wal.finish();
+                pg_sys::UnlockReleaseBuffer(head_buffer);
+                pg_sys::UnlockReleaseBuffer(centroid);
+                return;
+            }
+            pg_sys::UnlockReleaseBuffer(head_buffer);
+        }
+        let fresh = pages::extend(index);
+        let mut wal = WalRecord::start(index);
+        let page = wal.page(fresh, true);
+        pages::init_page(page, KIND_LIST);
+        (*pages::opaque(page)).next = head;
+        pages::add_item(page, entry);
+        let centroid_page = wal.page(centroid, false);
+        let id = pg_sys::PageGetItemId(centroid_page, offset);
+        let item = pg_sys::PageGetItem(centroid_page, id) as *mut u8;
+        let new_head = pg_sys::BufferGetBlockNumber(fresh).to_le_bytes();
+        std::ptr::copy_nonoverlapping(new_head.as_ptr(), item, 4);
+        wal.finish();
+        pg_sys::UnlockReleaseBuffer(fresh);
+        pg_sys::UnlockReleaseBuffer(centroid);
+    }
+}

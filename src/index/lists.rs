@@ -1,0 +1,89 @@
+//! Reading the index's metadata and centroids, shared by inserts, scans, vacuum and costing.
+
+use super::pages::{self, Meta, CENTROID_PREFIX};
+use crate::errors::raise;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+/// The meta page's contents.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index.
+pub unsafe fn meta(index: pg_sys::Relation) -> Meta {
+    // SAFETY: block 0 exists in every tasb_ivf index (written first by ambuild/ambuildempty).
+    unsafe {
+        let buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
+        let meta = pages::read_meta(pg_sys::BufferGetPage(buffer));
+        pg_sys::UnlockReleaseBuffer(buffer);
+        meta.unwrap_or_else(|| not_an_index())
+    }
+}
+
+pub fn not_an_index() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        "tasb_ivf index has no valid meta page",
+        None,
+        Some("It was written by another tasb version or is damaged; REINDEX it."),
+    )
+}
+
+/// Block and item of list `list`'s centroid.
+pub fn centroid_location(meta: &Meta, list: u32) -> (pg_sys::BlockNumber, pg_sys::OffsetNumber) {
+    let per_page = meta.centroids_per_page.max(1);
+    (
+        meta.centroid_start + list / per_page,
+        (list % per_page) as pg_sys::OffsetNumber + 1,
+    )
+}
+
+/// All centroids, row-major.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index and `meta` its current meta.
+pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
+    let dims = meta.dims as usize;
+    let mut out = Vec::with_capacity(meta.lists as usize * dims);
+    let per_page = meta.centroids_per_page.max(1);
+    let page_count = meta.lists.div_ceil(per_page);
+    for p in 0..page_count {
+        // SAFETY: centroid pages are contiguous from centroid_start (see pages.rs).
+        unsafe {
+            let buffer = pages::lock(index, meta.centroid_start + p, pg_sys::BUFFER_LOCK_SHARE);
+            let page = pg_sys::BufferGetPage(buffer);
+            for offset in 1..=pages::max_offset(page) {
+                let item = pages::item(page, offset);
+                out.extend(
+                    item[CENTROID_PREFIX..]
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+            }
+            pg_sys::UnlockReleaseBuffer(buffer);
+        }
+    }
+    out
+}
+
+/// The first page of a list (INVALID_BLOCK when empty).
+///
+/// # Safety
+/// As for [`centroids`].
+pub unsafe fn head(index: pg_sys::Relation, meta: &Meta, list: u32) -> pg_sys::BlockNumber {
+    let (block, offset) = centroid_location(meta, list);
+    // SAFETY: the centroid item exists (list < meta.lists).
+    unsafe {
+        let buffer = pages::lock(index, block, pg_sys::BUFFER_LOCK_SHARE);
+        let head = read_head(pages::item(pg_sys::BufferGetPage(buffer), offset));
+        pg_sys::UnlockReleaseBuffer(buffer);
+        head
+    }
+}
+
+pub fn read_head(centroid_item: &[u8]) -> pg_sys::BlockNumber {
+    u32::from_le_bytes([
+        centroid_item[0],
+        centroid_item[1],
+        centroid_item[2],
+        centroid_item[3],
+    ])
+}

@@ -1,0 +1,328 @@
+//! The index's page layout and the buffer/WAL primitives the other files use.
+//!
+//! ```text
+//! block 0           meta page: a Meta struct
+//! vector pages      items: heap TID (6 bytes), 2 zero bytes, the vector's elements (f32 or f16)
+//! list pages        items: RaBitQ code, then a Payload (heap TID + where the vector is)
+//!                   special.next: the previous page of the same list (lists grow at the head)
+//! centroid pages    items: list head block (u32), 4 zero bytes, the centroid (f32 x dims);
+//!                   list l is item (l % per_page) + 1 of page centroid_start + l / per_page
+//! ```
+//! Every page change after the build goes through generic WAL; a build writes pages directly and
+//! then logs them all with `log_newpage_range`.
+
+use pgrx::pg_sys;
+use std::mem::size_of;
+
+pub const META_BLOCK: pg_sys::BlockNumber = 0;
+pub const INVALID_BLOCK: pg_sys::BlockNumber = pg_sys::InvalidBlockNumber;
+const MAGIC: u32 = 0x7461_7362; // "tasb"
+pub const LAYOUT_VERSION: u32 = 1;
+
+pub const KIND_META: u16 = 1;
+pub const KIND_VECTOR: u16 = 2;
+pub const KIND_LIST: u16 = 3;
+pub const KIND_CENTROID: u16 = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    pub magic: u32,
+    pub version: u32,
+    pub dims: u32,
+    /// 0 until the first vector arrives (an index built on an empty table).
+    pub lists: u32,
+    pub centroid_start: pg_sys::BlockNumber,
+    pub centroids_per_page: u32,
+    /// Vector page that inserts append to.
+    pub vector_tail: pg_sys::BlockNumber,
+    pub _reserved: u32,
+    pub rotation_seed: u64,
+}
+
+#[repr(C)]
+pub struct Opaque {
+    pub next: pg_sys::BlockNumber,
+    pub kind: u16,
+    pub _reserved: u16,
+}
+
+/// Where a list entry's full vector and heap row are.
+#[derive(Clone, Copy, Debug)]
+pub struct Payload {
+    pub heap: pg_sys::ItemPointerData,
+    pub vector_block: pg_sys::BlockNumber,
+    pub vector_offset: pg_sys::OffsetNumber,
+}
+
+pub const PAYLOAD_BYTES: usize = 12;
+pub const VECTOR_PREFIX: usize = 8;
+pub const CENTROID_PREFIX: usize = 8;
+
+impl Payload {
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&tid_bytes(&self.heap));
+        out.extend_from_slice(&self.vector_block.to_le_bytes());
+        out.extend_from_slice(&self.vector_offset.to_le_bytes());
+    }
+    pub fn read(bytes: &[u8]) -> Payload {
+        Payload {
+            heap: tid_from_bytes(&bytes[..6]),
+            vector_block: u32::from_le_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]),
+            vector_offset: u16::from_le_bytes([bytes[10], bytes[11]]),
+        }
+    }
+}
+
+pub fn tid_bytes(tid: &pg_sys::ItemPointerData) -> [u8; 6] {
+    let [a, b] = tid.ip_blkid.bi_hi.to_le_bytes();
+    let [c, d] = tid.ip_blkid.bi_lo.to_le_bytes();
+    let [e, f] = tid.ip_posid.to_le_bytes();
+    [a, b, c, d, e, f]
+}
+
+pub fn tid_from_bytes(b: &[u8]) -> pg_sys::ItemPointerData {
+    pg_sys::ItemPointerData {
+        ip_blkid: pg_sys::BlockIdData {
+            bi_hi: u16::from_le_bytes([b[0], b[1]]),
+            bi_lo: u16::from_le_bytes([b[2], b[3]]),
+        },
+        ip_posid: u16::from_le_bytes([b[4], b[5]]),
+    }
+}
+
+/// Usable bytes for items on an empty page (line pointer included).
+pub fn page_capacity() -> usize {
+    pg_sys::BLCKSZ as usize - size_of::<pg_sys::PageHeaderData>() - maxalign(size_of::<Opaque>())
+}
+
+pub fn maxalign(n: usize) -> usize {
+    n.div_ceil(8) * 8
+}
+
+/// Items of `item_bytes` that fit on one page.
+pub fn items_per_page(item_bytes: usize) -> usize {
+    page_capacity() / (maxalign(item_bytes) + size_of::<pg_sys::ItemIdData>())
+}
+
+/// Initialises `page` (a buffer's page or a local image of BLCKSZ bytes, MAXALIGNed).
+///
+/// # Safety
+/// `page` points to BLCKSZ writable bytes aligned to 8.
+pub unsafe fn init_page(page: pg_sys::Page, kind: u16) {
+    // SAFETY: per the contract, a whole writable page.
+    unsafe {
+        pg_sys::PageInit(page, pg_sys::BLCKSZ as usize, size_of::<Opaque>());
+        let opaque = opaque(page);
+        (*opaque).next = INVALID_BLOCK;
+        (*opaque).kind = kind;
+        (*opaque)._reserved = 0;
+    }
+}
+
+/// # Safety
+/// `page` is an initialised page of this index.
+pub unsafe fn opaque(page: pg_sys::Page) -> *mut Opaque {
+    // SAFETY: init_page reserved the special space for an Opaque.
+    unsafe { pg_sys::PageGetSpecialPointer(page) as *mut Opaque }
+}
+
+/// Writes the meta struct and moves pd_lower past it, so full-page images keep it.
+///
+/// # Safety
+/// `page` is an initialised meta page, exclusively locked or private.
+pub unsafe fn write_meta(page: pg_sys::Page, meta: &Meta) {
+    // SAFETY: the contents area of an empty page has room for a Meta (far under BLCKSZ).
+    unsafe {
+        let contents = pg_sys::PageGetContents(page);
+        std::ptr::write_unaligned(contents as *mut Meta, *meta);
+        let header = page as *mut pg_sys::PageHeaderData;
+        (*header).pd_lower = (contents as usize + size_of::<Meta>() - page as usize) as u16;
+    }
+}
+
+/// # Safety
+/// `page` is the index's meta page, locked.
+pub unsafe fn read_meta(page: pg_sys::Page) -> Option<Meta> {
+    // SAFETY: the meta page holds a Meta in its contents area (checked by the magic number).
+    let meta = unsafe { std::ptr::read_unaligned(pg_sys::PageGetContents(page) as *const Meta) };
+    (meta.magic == MAGIC && meta.version == LAYOUT_VERSION).then_some(meta)
+}
+
+pub fn new_meta(dims: u32) -> Meta {
+    Meta {
+        magic: MAGIC,
+        version: LAYOUT_VERSION,
+        dims,
+        lists: 0,
+        centroid_start: INVALID_BLOCK,
+        centroids_per_page: 0,
+        vector_tail: INVALID_BLOCK,
+        _reserved: 0,
+        rotation_seed: tasb_index::ivf::ROTATION_SEED,
+    }
+}
+
+/// Adds an item; None when the page is full.
+///
+/// # Safety
+/// `page` is initialised and exclusively locked (or private).
+pub unsafe fn add_item(page: pg_sys::Page, bytes: &[u8]) -> Option<pg_sys::OffsetNumber> {
+    // SAFETY: PageAddItemExtended copies `bytes` and checks the free space itself.
+    let offset = unsafe {
+        pg_sys::PageAddItemExtended(
+            page,
+            bytes.as_ptr() as pg_sys::Item,
+            bytes.len(),
+            pg_sys::InvalidOffsetNumber,
+            0,
+        )
+    };
+    (offset != pg_sys::InvalidOffsetNumber).then_some(offset)
+}
+
+pub fn has_room(page: pg_sys::Page, bytes: usize) -> bool {
+    // SAFETY: reads the header of a locked, initialised page.
+    unsafe { pg_sys::PageGetFreeSpace(page) >= maxalign(bytes) }
+}
+
+/// The bytes of item `offset` (1-based), valid while the page stays locked.
+///
+/// # Safety
+/// `page` is initialised and locked; `offset` is at most `max_offset(page)`.
+pub unsafe fn item<'a>(page: pg_sys::Page, offset: pg_sys::OffsetNumber) -> &'a [u8] {
+    // SAFETY: per the contract the line pointer exists and points inside the page.
+    unsafe {
+        let id = pg_sys::PageGetItemId(page, offset);
+        let len = (*id).lp_len() as usize;
+        std::slice::from_raw_parts(pg_sys::PageGetItem(page, id) as *const u8, len)
+    }
+}
+
+/// # Safety
+/// `page` is initialised and locked.
+pub unsafe fn max_offset(page: pg_sys::Page) -> pg_sys::OffsetNumber {
+    // SAFETY: reads the header.
+    unsafe { pg_sys::PageGetMaxOffsetNumber(page) }
+}
+
+/// Pins and locks `block` (mode: BUFFER_LOCK_SHARE or _EXCLUSIVE).
+///
+/// # Safety
+/// `index` is an open index relation and `block` exists.
+pub unsafe fn lock(
+    index: pg_sys::Relation,
+    block: pg_sys::BlockNumber,
+    mode: u32,
+) -> pg_sys::Buffer {
+    // SAFETY: per the contract.
+    unsafe {
+        let buffer = pg_sys::ReadBuffer(index, block);
+        pg_sys::LockBuffer(buffer, mode as i32);
+        buffer
+    }
+}
+
+/// A new, exclusively locked, uninitialised page at the end of the relation.
+///
+/// # Safety
+/// `index` is an open index relation.
+pub unsafe fn extend(index: pg_sys::Relation) -> pg_sys::Buffer {
+    // SAFETY: the extension lock serialises concurrent extenders, as in every built-in index.
+    unsafe {
+        pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+        let buffer = pg_sys::ReadBufferExtended(
+            index,
+            pg_sys::ForkNumber::MAIN_FORKNUM,
+            INVALID_BLOCK, // P_NEW
+            pg_sys::ReadBufferMode::RBM_NORMAL,
+            std::ptr::null_mut(),
+        );
+        pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+        pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+        buffer
+    }
+}
+
+/// A private, MAXALIGNed page image for building pages before they get a block.
+pub struct PageImage {
+    words: Box<[u64]>,
+}
+
+impl PageImage {
+    pub fn new(kind: u16) -> Self {
+        let mut image = PageImage {
+            words: vec![0u64; pg_sys::BLCKSZ as usize / 8].into_boxed_slice(),
+        };
+        // SAFETY: a private, 8-aligned buffer of BLCKSZ bytes.
+        unsafe { init_page(image.page(), kind) };
+        image
+    }
+    pub fn page(&mut self) -> pg_sys::Page {
+        self.words.as_mut_ptr() as pg_sys::Page
+    }
+    pub fn is_empty(&mut self) -> bool {
+        // SAFETY: an initialised private page.
+        unsafe { max_offset(self.page()) == 0 }
+    }
+
+    /// Writes the image to a new block at the end of `index` (no WAL: builds log every page at
+    /// the end) and returns the block.
+    ///
+    /// # Safety
+    /// `index` is an index relation being built by this backend.
+    pub unsafe fn flush(&mut self, index: pg_sys::Relation) -> pg_sys::BlockNumber {
+        // SAFETY: a freshly extended, exclusively locked buffer of BLCKSZ bytes.
+        unsafe {
+            let buffer = extend(index);
+            let target = pg_sys::BufferGetPage(buffer);
+            std::ptr::copy_nonoverlapping(
+                self.words.as_ptr() as *const u8,
+                target as *mut u8,
+                pg_sys::BLCKSZ as usize,
+            );
+            pg_sys::MarkBufferDirty(buffer);
+            let block = pg_sys::BufferGetBlockNumber(buffer);
+            pg_sys::UnlockReleaseBuffer(buffer);
+            block
+        }
+    }
+}
+
+/// One generic WAL record over up to four locked buffers.
+pub struct WalRecord {
+    state: *mut pg_sys::GenericXLogState,
+}
+
+impl WalRecord {
+    /// # Safety
+    /// `index` is an open index relation.
+    pub unsafe fn start(index: pg_sys::Relation) -> Self {
+        // SAFETY: per the contract.
+        WalRecord {
+            state: unsafe { pg_sys::GenericXLogStart(index) },
+        }
+    }
+
+    /// The page copy to modify; `fresh` pages are logged whole and must be initialised.
+    ///
+    /// # Safety
+    /// `buffer` is pinned and exclusively locked by this backend.
+    pub unsafe fn page(&mut self, buffer: pg_sys::Buffer, fresh: bool) -> pg_sys::Page {
+        let flags = if fresh {
+            pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+        } else {
+            0
+        };
+        // SAFETY: per the contract.
+        unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, buffer, flags) }
+    }
+
+    /// Applies the changes to the buffers and writes the record.
+    pub fn finish(self) {
+        // SAFETY: the state came from GenericXLogStart and is finished once.
+        unsafe {
+            pg_sys::GenericXLogFinish(self.state);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Index scans for `ORDER BY emb <#> query`: the pure crate's ordered scan, fed from pages. Each
+//! amgettuple call returns the next row in order of the exact dot product among the lists read so
+//! far; when those run out the next round of lists is read, so a filtered query keeps getting
+//! rows until the whole index has been read.
+
+use super::lists;
+use super::options::probes;
+use super::pages::{self, Meta, Payload, VECTOR_PREFIX};
+use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
+use pgrx::{pg_sys, PgMemoryContexts};
+use tasb_index::rabitq::code_bytes;
+use tasb_index::rotation::Rotation;
+use tasb_index::{Scan, Step};
+use tasb_vecmath::distance::{self, Elements};
+
+struct Active {
+    meta: Meta,
+    query: Vec<f32>,
+    scan: Scan<Payload>,
+}
+
+/// Lives in the scan's memory context, so an aborted query frees it too.
+#[derive(Default)]
+struct ScanState {
+    active: Option<Active>,
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: std::ffi::c_int,
+    norderbys: std::ffi::c_int,
+) -> pg_sys::IndexScanDesc {
+    // SAFETY: standard scan descriptor set-up; the state is dropped with the current context.
+    unsafe {
+        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        let state =
+            PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::default());
+        (*scan).opaque = state as *mut std::ffi::c_void;
+        scan
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    _keys: pg_sys::ScanKey,
+    _nkeys: std::ffi::c_int,
+    orderbys: pg_sys::ScanKey,
+    norderbys: std::ffi::c_int,
+) {
+    // SAFETY: `scan` came from ambeginscan; orderbys holds norderbys keys.
+    unsafe {
+        let state = &mut *((*scan).opaque as *mut ScanState);
+        state.active = None;
+        let index = (*scan).indexRelation;
+        let meta = lists::meta(index);
+        if meta.lists == 0 {
+            return; // no vectors yet
+        }
+        let dims = meta.dims as usize;
+        let query = if norderbys > 0 && (*orderbys).sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
+            let (query_dims, bytes) = element_bytes((*orderbys).sk_argument);
+            if query_dims != dims {
+                dims_mismatch(meta.dims, query_dims);
+            }
+            to_f32(as_elements(dims, bytes))
+        } else {
+            // No ORDER BY value (or NULL): every row, in no particular order.
+            vec![0.0; dims]
+        };
+        let centroids = lists::centroids(index, &meta);
+        let rotation = Rotation::new(dims, meta.rotation_seed);
+        let scan_order = Scan::new(&query, &rotation, &centroids, probes(meta.lists as usize));
+        state.active = Some(Active {
+            meta,
+            query,
+            scan: scan_order,
+        });
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    _direction: pg_sys::ScanDirection::Type,
+) -> bool {
+    // SAFETY: `scan` came from ambeginscan and was rescanned.
+    unsafe {
+        let index = (*scan).indexRelation;
+        let state = &mut *((*scan).opaque as *mut ScanState);
+        let Some(active) = state.active.as_mut() else {
+            return false;
+        };
+        let dims = active.meta.dims as usize;
+        loop {
+            let query = &active.query;
+            let step = active
+                .scan
+                .next(|payload| Some(exact_score(index, dims, query, payload)));
+            match step {
+                Step::Emit(payload, _) => {
+                    (*scan).xs_heaptid = payload.heap;
+                    (*scan).xs_recheck = false;
+                    (*scan).xs_recheckorderby = false;
+                    return true;
+                }
+                Step::ReadLists(lists) => {
+                    for (list, base) in lists {
+                        read_list(index, &active.meta, list, base, &mut active.scan);
+                    }
+                }
+                Step::Done => return false,
+            }
+        }
+    }
+}
+
+/// Feeds every entry of `list` to the scan.
+unsafe fn read_list(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    list: u32,
+    base: f32,
+    scan: &mut Scan<Payload>,
+) {
+    let code_len = code_bytes(meta.dims as usize);
+    // SAFETY: list pages are read under share locks, one at a time, following `next` links that
+    // only ever point at older list pages.
+    unsafe {
+        let mut block = lists::head(index, meta, list);
+        while block != pages::INVALID_BLOCK {
+            pgrx::check_for_interrupts!();
+            let buffer = pages::lock(index, block, pg_sys::BUFFER_LOCK_SHARE);
+            let page = pg_sys::BufferGetPage(buffer);
+            for offset in 1..=pages::max_offset(page) {
+                let entry = pages::item(page, offset);
+                scan.push(base, &entry[..code_len], Payload::read(&entry[code_len..]));
+            }
+            block = (*pages::opaque(page)).next;
+            pg_sys::UnlockReleaseBuffer(buffer);
+        }
+    }
+}
+
+/// The exact dot product of the query with an entry's stored vector.
+unsafe fn exact_score(
+    index: pg_sys::Relation,
+    dims: usize,
+    query: &[f32],
+    payload: &Payload,
+) -> f32 {
+    // SAFETY: vector pages are never rewritten after an item is added, and the payload names an
+    // item that was written before the entry pointing to it.
+    unsafe {
+        let buffer = pages::lock(index, payload.vector_block, pg_sys::BUFFER_LOCK_SHARE);
+        let item = pages::item(pg_sys::BufferGetPage(buffer), payload.vector_offset);
+        let score = distance::dot(
+            Elements::F32(query),
+            as_elements(dims, &item[VECTOR_PREFIX..]),
+        ) as f32;
+        pg_sys::UnlockReleaseBuffer(buffer);
+        score
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    // SAFETY: frees the scan's candidates early; the holder itself goes with its context.
+    unsafe {
+        let state = &mut *((*scan).opaque as *mut ScanState);
+        state.active = None;
+    }
+}

@@ -1,0 +1,103 @@
+//! VACUUM: removes the entries of dead rows from list pages (under a cleanup lock, with generic
+//! WAL). Centroids stay, so recall stays; vectors of removed entries stay on their pages until a
+//! REINDEX (they are never read again).
+
+use super::lists;
+use super::pages::{self, Payload, WalRecord};
+use pgrx::pg_sys;
+use tasb_index::rabitq::code_bytes;
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut std::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: called by VACUUM with a valid info and callback.
+    unsafe {
+        let stats = if stats.is_null() {
+            pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg()
+        } else {
+            stats
+        };
+        let callback = callback.expect("VACUUM passes a callback");
+        walk(info, stats, |tid| callback(tid, callback_state));
+        stats
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: as above.
+    unsafe {
+        if (*info).analyze_only {
+            return stats;
+        }
+        let stats = if stats.is_null() {
+            // No bulk delete ran (nothing to remove): count the entries for the statistics.
+            let fresh = pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();
+            walk(info, fresh, |_| false);
+            fresh
+        } else {
+            stats
+        };
+        (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(
+            (*info).index,
+            pg_sys::ForkNumber::MAIN_FORKNUM,
+        );
+        stats
+    }
+}
+
+/// Visits every list page, deleting entries for which `is_dead` holds; counts live entries.
+unsafe fn walk(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    mut is_dead: impl FnMut(pg_sys::ItemPointer) -> bool,
+) {
+    // SAFETY: one list page locked at a time; the cleanup lock waits out readers' pins.
+    unsafe {
+        let index = (*info).index;
+        let meta = lists::meta(index);
+        let code_len = code_bytes(meta.dims as usize);
+        let mut live = 0.0;
+        for list in 0..meta.lists {
+            let mut block = lists::head(index, &meta, list);
+            while block != pages::INVALID_BLOCK {
+                pg_sys::vacuum_delay_point();
+                let buffer = pg_sys::ReadBufferExtended(
+                    index,
+                    pg_sys::ForkNumber::MAIN_FORKNUM,
+                    block,
+                    pg_sys::ReadBufferMode::RBM_NORMAL,
+                    (*info).strategy,
+                );
+                pg_sys::LockBufferForCleanup(buffer);
+                let page = pg_sys::BufferGetPage(buffer);
+                let mut dead: Vec<pg_sys::OffsetNumber> = Vec::new();
+                for offset in 1..=pages::max_offset(page) {
+                    let mut payload = Payload::read(&pages::item(page, offset)[code_len..]);
+                    if is_dead(&mut payload.heap) {
+                        dead.push(offset);
+                    } else {
+                        live += 1.0;
+                    }
+                }
+                if !dead.is_empty() {
+                    let mut wal = WalRecord::start(index);
+                    let copy = wal.page(buffer, false);
+                    pg_sys::PageIndexMultiDelete(copy, dead.as_mut_ptr(), dead.len() as i32);
+                    wal.finish();
+                    (*stats).tuples_removed += dead.len() as f64;
+                }
+                block = (*pages::opaque(page)).next;
+                pg_sys::UnlockReleaseBuffer(buffer);
+            }
+        }
+        (*stats).num_index_tuples = live;
+    }
+}

@@ -1,0 +1,69 @@
+//! Vectors as the index sees them: either tasb type, told apart by the size of the Datum (the two
+//! types share one layout: an 8-byte header with the dimensions, then f32 or f16 elements).
+
+use crate::errors::raise;
+use crate::types::varlena::HEADER_SIZE;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use tasb_vecmath::distance::Elements;
+use tasb_vecmath::f16;
+
+/// The element bytes of a vector Datum (detoasted into the current memory context).
+///
+/// # Safety
+/// `datum` is a non-null tasbvec or tasbhalf Datum.
+pub unsafe fn element_bytes<'a>(datum: pg_sys::Datum) -> (usize, &'a [u8]) {
+    // SAFETY: a valid varlena; pg_detoast_datum returns it or a palloc'd plain copy, which lives
+    // in the current memory context for at least the caller's use.
+    unsafe {
+        let ptr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr());
+        let total = pgrx::varsize_any(ptr);
+        if total < HEADER_SIZE {
+            corrupt(total);
+        }
+        let bytes = std::slice::from_raw_parts(ptr as *const u8, total);
+        let dims = u16::from_ne_bytes([bytes[4], bytes[5]]) as usize;
+        let elements = &bytes[HEADER_SIZE..];
+        if dims == 0 || (elements.len() != dims * 4 && elements.len() != dims * 2) {
+            corrupt(total);
+        }
+        (dims, elements)
+    }
+}
+
+fn corrupt(total: usize) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+        "corrupt vector value in a tasb_ivf index operation",
+        Some(format!("size {total}")),
+        Some("REINDEX the index; if it persists, the table's data is damaged."),
+    )
+}
+
+/// Views element bytes as f32 or f16 by their length.
+pub fn as_elements(dims: usize, bytes: &[u8]) -> Elements<'_> {
+    if bytes.len() == dims * 4 {
+        // SAFETY: 4 * dims bytes; page items and palloc'd values start 8-aligned, and the elements
+        // sit 8 bytes in, so the pointer is aligned for f32.
+        Elements::F32(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f32, dims) })
+    } else {
+        // SAFETY: 2 * dims bytes (checked when the vector entered the index), aligned as above.
+        Elements::F16(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f16, dims) })
+    }
+}
+
+pub fn to_f32(elements: Elements) -> Vec<f32> {
+    match elements {
+        Elements::F32(v) => v.to_vec(),
+        Elements::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+    }
+}
+
+/// The error for a vector whose size differs from the index's.
+pub fn dims_mismatch(index_dims: u32, got: usize) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+        format!("tasb_ivf index expects {index_dims} dimensions, got {got}"),
+        None,
+        Some("Every vector in an indexed column must come from the same model; give the column a size, e.g. tasbvec(768), to catch this on insert."),
+    )
+}
