@@ -39,7 +39,8 @@ CONF
         # With the GPU runtime installed (scripts/setup_gpu.sh), the server needs CUDA's libraries
         # on its library path for tasb.device = 'cuda'.
         if [ -f "$TASB_HOME/gpu.env" ]; then source "$TASB_HOME/gpu.env"; fi
-        as_pg env LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" \
+        # RUST_BACKTRACE would put Rust backtraces into the DETAIL of user-facing errors.
+        as_pg env -u RUST_BACKTRACE LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" \
             "$bindir/pg_ctl" -D "$TASB_PGDATA" -l "$TASB_PGDATA/log" -w start >/dev/null
         log "cluster started: port $TASB_PORT, socket $TASB_SOCKET_DIR, data $TASB_PGDATA"
     fi

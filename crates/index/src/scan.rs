@@ -6,7 +6,9 @@
 //! re-ranked with exact dot products, best bound first, and a result is emitted once its exact
 //! score is at least every remaining bound, so results come out in exact order among the probed
 //! lists and only a few vectors are read in full. When a round is used up, the next round of lists
-//! is probed, so a filtered query keeps getting rows until the whole index has been read.
+//! (twice as many) is probed, so a filtered query keeps getting rows until the whole index has
+//! been read. Order is exact within a round and relaxed between rounds, as in pgvector's
+//! iterative scans.
 
 use crate::rabitq::QueryLut;
 use crate::rotation::Rotation;
@@ -129,6 +131,9 @@ impl<P> Scan<P> {
                 let end = (self.probed + self.probes_per_round).min(self.order.len());
                 let lists = self.order[self.probed..end].to_vec();
                 self.probed = end;
+                // A scan that outlives its first round is a filtered one: grow the rounds so a
+                // selective filter needs few of them (and few boundaries where order is relaxed).
+                self.probes_per_round *= 2;
                 return Step::ReadLists(lists);
             }
             return Step::Done;
