@@ -1,7 +1,9 @@
-"""What the encoder benchmarks share: the data, the server to talk to, and the Python onnxruntime
-baseline they compare tasb with (same tokenizer, length-sorted padded batches, [CLS] pooling)."""
+"""What the benchmarks share: the data, the server to talk to, the Python onnxruntime baseline the
+encoder benchmarks compare tasb with (same tokenizer, length-sorted padded batches, [CLS] pooling),
+and the synthetic vectors and COPY BINARY loader of the search benchmarks."""
 import os
 import pathlib
+import struct
 
 import numpy as np
 
@@ -16,11 +18,12 @@ def default_dsn(dbname):
 
 
 def read_passages(data_dir, n):
-    """The first n (id, text) rows of msmarco-passages.tsv."""
+    """The first n (row number, text) rows of msmarco-passages.tsv (its passage ids are not all
+    numbers: the file mixes MS MARCO v1 and v2 ids)."""
     rows = []
-    for line in open(pathlib.Path(data_dir) / "msmarco-passages.tsv", encoding="utf-8"):
-        pid, text = line.rstrip("\n").split("\t", 1)
-        rows.append((int(pid), text))
+    for number, line in enumerate(open(pathlib.Path(data_dir) / "msmarco-passages.tsv", encoding="utf-8")):
+        _, text = line.rstrip("\n").split("\t", 1)
+        rows.append((number, text))
         if len(rows) == n:
             break
     return rows
@@ -53,3 +56,46 @@ def run_python_ort(session, tokenizer, texts, batch):
         if "token_type_ids" in names:
             feed["token_type_ids"] = np.zeros_like(ids)
         session.run(["last_hidden_state"], feed)[0][:, 0]
+
+
+def synthetic(n, dim, seed, norms=(9.0, 11.0)):
+    """TAS-B-like vectors: 1,000 topics plus a shared direction, norms uniform in `norms` (not
+    unit). Deterministic for a seed; rows drawn together share topics."""
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal(dim).astype(np.float32)
+    shared /= np.linalg.norm(shared)
+    topics = rng.standard_normal((1000, dim)).astype(np.float32)
+    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+    which = rng.integers(0, 1000, n)
+    noise = rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
+    v = 0.6 * shared + 0.5 * topics[which] + 0.45 * noise
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    v *= rng.uniform(norms[0], norms[1], (n, 1)).astype(np.float32)
+    return v.astype(np.float32)
+
+
+def copy_binary(vectors, half):
+    """The COPY BINARY stream of (id int4, emb) rows; tasb and pgvector share this vector layout."""
+    n, dim = vectors.shape
+    elements = vectors.astype(">f2" if half else ">f4")
+    width = 2 if half else 4
+    row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i4"), ("emb_len", ">i4"),
+                    ("dims", ">i2"), ("reserved", ">i2"), ("x", elements.dtype, (dim,))])
+    rows = np.zeros(n, dtype=row)
+    rows["fields"] = 2
+    rows["id_len"] = 4
+    rows["id"] = np.arange(n)
+    rows["emb_len"] = 4 + width * dim
+    rows["dims"] = dim
+    rows["x"] = elements
+    header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    return header + rows.tobytes() + struct.pack(">h", -1)
+
+
+def literal(v):
+    return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+
+def percentile(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]

@@ -11,56 +11,13 @@ import argparse
 import os
 import platform
 import re
-import struct
 import sys
 import time
 
 import numpy as np
 import psycopg
 
-from common import default_dsn
-
-
-def synthetic(n, dim, seed):
-    """TAS-B-like vectors: topics plus a shared direction, norms 9-11 (not unit)."""
-    rng = np.random.default_rng(seed)
-    shared = rng.standard_normal(dim).astype(np.float32)
-    shared /= np.linalg.norm(shared)
-    topics = rng.standard_normal((1000, dim)).astype(np.float32)
-    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
-    which = rng.integers(0, 1000, n)
-    noise = rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
-    v = 0.6 * shared + 0.5 * topics[which] + 0.45 * noise
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    v *= rng.uniform(9.0, 11.0, (n, 1)).astype(np.float32)
-    return v.astype(np.float32)
-
-
-def copy_binary(vectors, half):
-    """The COPY BINARY stream of (id int4, emb) rows; tasb and pgvector share this vector layout."""
-    n, dim = vectors.shape
-    elements = vectors.astype(">f2" if half else ">f4")
-    width = 2 if half else 4
-    row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i4"), ("emb_len", ">i4"),
-                    ("dims", ">i2"), ("reserved", ">i2"), ("x", elements.dtype, (dim,))])
-    rows = np.zeros(n, dtype=row)
-    rows["fields"] = 2
-    rows["id_len"] = 4
-    rows["id"] = np.arange(n)
-    rows["emb_len"] = 4 + width * dim
-    rows["dims"] = dim
-    rows["x"] = elements
-    header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-    return header + rows.tobytes() + struct.pack(">h", -1)
-
-
-def literal(v):
-    return "[" + ",".join(repr(float(x)) for x in v) + "]"
-
-
-def percentile(values, p):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+from common import copy_binary, default_dsn, literal, percentile, synthetic
 
 
 def load_variant(conn, name, sql_type, storage, payload, dim):

@@ -246,6 +246,7 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, rows as i64);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
     let mut heads = vec![pages::INVALID_BLOCK; lists];
+    let mut spreads = vec![0.0f32; lists];
     let mut images: Vec<Option<PageImage>> = (0..lists).map(|_| None).collect();
     let mut chunk: Vec<f32> = Vec::with_capacity(ENCODE_CHUNK * dims);
     let mut payloads: Vec<Payload> = Vec::with_capacity(ENCODE_CHUNK);
@@ -269,22 +270,23 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
         }
         if payloads.len() >= ENCODE_CHUNK || i + 1 == blocks.len() {
             pgrx::check_for_interrupts!();
-            let coded: Vec<(usize, Vec<u8>)> = chunk
+            let coded: Vec<(usize, Vec<u8>, f32)> = chunk
                 .par_chunks(dims)
                 .map(|x| {
                     let list = kmeans::nearest(&centroids, &norms, dims, x);
                     let mut code = Vec::new();
-                    encode_entry(
+                    let spread = encode_entry(
                         &rotation,
                         &centroids[list * dims..(list + 1) * dims],
                         x,
                         &mut code,
                     );
-                    (list, code)
+                    (list, code, spread)
                 })
                 .collect();
-            for ((list, mut entry), payload) in coded.into_iter().zip(&payloads) {
+            for ((list, mut entry, spread), payload) in coded.into_iter().zip(&payloads) {
                 payload.write(&mut entry);
+                spreads[list] = spreads[list].max(spread);
                 // SAFETY: the index is being built by this backend.
                 unsafe { append_entry(state.index, &mut images[list], &mut heads[list], &entry) };
             }
@@ -304,7 +306,7 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
         }
     }
     // SAFETY: as above.
-    unsafe { write_centroids(state.index, &mut meta, &centroids, &heads) };
+    unsafe { write_centroids(state.index, &mut meta, &centroids, &spreads, &heads) };
     meta
 }
 
@@ -339,6 +341,7 @@ pub unsafe fn write_centroids(
     index: pg_sys::Relation,
     meta: &mut Meta,
     centroids: &[f32],
+    spreads: &[f32],
     heads: &[pg_sys::BlockNumber],
 ) {
     let dims = meta.dims as usize;
@@ -353,7 +356,7 @@ pub unsafe fn write_centroids(
     for list in 0..lists {
         let mut item = Vec::with_capacity(CENTROID_PREFIX + dims * 4);
         item.extend_from_slice(&heads[list].to_le_bytes());
-        item.extend_from_slice(&[0; 4]);
+        item.extend_from_slice(&spreads[list].to_le_bytes());
         for value in &centroids[list * dims..(list + 1) * dims] {
             item.extend_from_slice(&value.to_le_bytes());
         }

@@ -33,12 +33,12 @@ pub unsafe extern "C-unwind" fn aminsert(
         let (vector_block, vector_offset) = append_vector(index, dims, bytes, &*heap_tid);
         let meta = lists::meta(index);
         let x = to_f32(as_elements(dims, bytes));
-        let centroids = lists::centroids(index, &meta);
+        let (centroids, _) = lists::centroids(index, &meta);
         let norms = kmeans::centroid_norms(&centroids, dims);
         let list = kmeans::nearest(&centroids, &norms, dims, &x);
         let mut entry = Vec::new();
         let rotation = Rotation::new(dims, meta.rotation_seed);
-        encode_entry(
+        let spread = encode_entry(
             &rotation,
             &centroids[list * dims..(list + 1) * dims],
             &x,
@@ -50,7 +50,7 @@ pub unsafe extern "C-unwind" fn aminsert(
             vector_offset,
         }
         .write(&mut entry);
-        add_entry(index, &meta, list as u32, &entry);
+        add_entry(index, &meta, list as u32, &entry, spread);
         false
     }
 }
@@ -136,39 +136,60 @@ fn too_large(dims: usize) -> ! {
 }
 
 /// Adds an entry at the head of `list`: into the head page if it has room, else into a new head
-/// page linked to the old one. The centroid page's lock serialises inserts into its lists.
-unsafe fn add_entry(index: pg_sys::Relation, meta: &pages::Meta, list: u32, entry: &[u8]) {
+/// page linked to the old one; raises the list's spread when this residual is wider. The centroid
+/// page's lock serialises inserts into its lists.
+unsafe fn add_entry(
+    index: pg_sys::Relation,
+    meta: &pages::Meta,
+    list: u32,
+    entry: &[u8],
+    spread: f32,
+) {
     let (block, offset) = centroid_location(meta, list);
-    // SAFETY: lock order centroid page, then list page; both released below.
+    // SAFETY: lock order centroid page, then list page; both released below. Centroid items are
+    // changed in place on the WAL record's page copy (fixed size, so nothing moves).
     unsafe {
         let centroid = pages::lock(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        let head = lists::read_head(pages::item(pg_sys::BufferGetPage(centroid), offset));
+        let item = pages::item(pg_sys::BufferGetPage(centroid), offset);
+        let head = lists::read_head(item);
+        let wider = spread > lists::read_spread(item);
+        let mut wal = WalRecord::start(index);
+        let mut held = None;
+        let mut new_head = None;
         if head != pages::INVALID_BLOCK {
             let head_buffer = pages::lock(index, head, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            held = Some(head_buffer);
             if pages::has_room(pg_sys::BufferGetPage(head_buffer), entry.len()) {
-                let mut wal = WalRecord::start(index);
-                let page = wal.page(head_buffer, false);
-                pages::add_item(page, entry);
-                wal.finish();
+                pages::add_item(wal.page(head_buffer, false), entry);
+            } else {
                 pg_sys::UnlockReleaseBuffer(head_buffer);
-                pg_sys::UnlockReleaseBuffer(centroid);
-                return;
+                held = None;
             }
-            pg_sys::UnlockReleaseBuffer(head_buffer);
         }
-        let fresh = pages::extend(index);
-        let mut wal = WalRecord::start(index);
-        let page = wal.page(fresh, true);
-        pages::init_page(page, KIND_LIST);
-        (*pages::opaque(page)).next = head;
-        pages::add_item(page, entry);
-        let centroid_page = wal.page(centroid, false);
-        let id = pg_sys::PageGetItemId(centroid_page, offset);
-        let item = pg_sys::PageGetItem(centroid_page, id) as *mut u8;
-        let new_head = pg_sys::BufferGetBlockNumber(fresh).to_le_bytes();
-        std::ptr::copy_nonoverlapping(new_head.as_ptr(), item, 4);
+        if held.is_none() {
+            let fresh = pages::extend(index);
+            held = Some(fresh);
+            let page = wal.page(fresh, true);
+            pages::init_page(page, KIND_LIST);
+            (*pages::opaque(page)).next = head;
+            pages::add_item(page, entry);
+            new_head = Some(pg_sys::BufferGetBlockNumber(fresh));
+        }
+        if new_head.is_some() || wider {
+            let centroid_page = wal.page(centroid, false);
+            let id = pg_sys::PageGetItemId(centroid_page, offset);
+            let target = pg_sys::PageGetItem(centroid_page, id) as *mut u8;
+            if let Some(new_head) = new_head {
+                std::ptr::copy_nonoverlapping(new_head.to_le_bytes().as_ptr(), target, 4);
+            }
+            if wider {
+                std::ptr::copy_nonoverlapping(spread.to_le_bytes().as_ptr(), target.add(4), 4);
+            }
+        }
         wal.finish();
-        pg_sys::UnlockReleaseBuffer(fresh);
+        if let Some(buffer) = held {
+            pg_sys::UnlockReleaseBuffer(buffer);
+        }
         pg_sys::UnlockReleaseBuffer(centroid);
     }
 }

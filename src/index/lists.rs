@@ -36,13 +36,14 @@ pub fn centroid_location(meta: &Meta, list: u32) -> (pg_sys::BlockNumber, pg_sys
     )
 }
 
-/// All centroids, row-major.
+/// All centroids (row-major) and the lists' spreads.
 ///
 /// # Safety
 /// `index` is an open tasb_ivf index and `meta` its current meta.
-pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
+pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>, Vec<f32>) {
     let dims = meta.dims as usize;
     let mut out = Vec::with_capacity(meta.lists as usize * dims);
+    let mut spreads = Vec::with_capacity(meta.lists as usize);
     let per_page = meta.centroids_per_page.max(1);
     let page_count = meta.lists.div_ceil(per_page);
     for p in 0..page_count {
@@ -52,6 +53,7 @@ pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
             let page = pg_sys::BufferGetPage(buffer);
             for offset in 1..=pages::max_offset(page) {
                 let item = pages::item(page, offset);
+                spreads.push(read_spread(item));
                 out.extend(
                     item[CENTROID_PREFIX..]
                         .chunks_exact(4)
@@ -61,7 +63,7 @@ pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
             pg_sys::UnlockReleaseBuffer(buffer);
         }
     }
-    out
+    (out, spreads)
 }
 
 /// The first page of a list (INVALID_BLOCK when empty).
@@ -85,5 +87,14 @@ pub fn read_head(centroid_item: &[u8]) -> pg_sys::BlockNumber {
         centroid_item[1],
         centroid_item[2],
         centroid_item[3],
+    ])
+}
+
+pub fn read_spread(centroid_item: &[u8]) -> f32 {
+    f32::from_le_bytes([
+        centroid_item[4],
+        centroid_item[5],
+        centroid_item[6],
+        centroid_item[7],
     ])
 }

@@ -5,7 +5,8 @@
 //! vector pages      items: heap TID (6 bytes), 2 zero bytes, the vector's elements (f32 or f16)
 //! list pages        items: RaBitQ code, then a Payload (heap TID + where the vector is)
 //!                   special.next: the previous page of the same list (lists grow at the head)
-//! centroid pages    items: list head block (u32), 4 zero bytes, the centroid (f32 x dims);
+//! centroid pages    items: list head block (u32), the list's spread (f32: its largest residual
+//!                   norm, used to rank lists), the centroid (f32 x dims);
 //!                   list l is item (l % per_page) + 1 of page centroid_start + l / per_page
 //! ```
 //! Every page change after the build goes through generic WAL; a build writes pages directly and

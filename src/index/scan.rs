@@ -69,9 +69,10 @@ pub unsafe extern "C-unwind" fn amrescan(
             // No ORDER BY value (or NULL): every row, in no particular order.
             vec![0.0; dims]
         };
-        let centroids = lists::centroids(index, &meta);
+        let (centroids, spreads) = lists::centroids(index, &meta);
         let rotation = Rotation::new(dims, meta.rotation_seed);
-        let scan_order = Scan::new(&query, &rotation, &centroids, probes(meta.lists as usize));
+        let probes = probes(meta.lists as usize);
+        let scan_order = Scan::new(&query, &rotation, &centroids, &spreads, probes);
         state.active = Some(Active {
             meta,
             query,

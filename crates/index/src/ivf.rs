@@ -24,9 +24,21 @@ pub fn default_probes(lists: usize) -> usize {
     (lists / 16).max(10).min(lists.max(1))
 }
 
-/// Appends the code of `x` in the list whose centroid is `centroid`.
-pub fn encode_entry(rotation: &Rotation, centroid: &[f32], x: &[f32], out: &mut Vec<u8>) {
+/// Weight of a list's spread when ranking lists for a query: q.c + SPREAD_WEIGHT * |q| * spread,
+/// where spread is the largest residual norm in the list. q.c alone ranks lists by their mean
+/// score, but the best rows of a query are often in wide lists (norms vary, so the best dot
+/// products are not where the mean is); with a weight of 1 this is a true upper bound (Cauchy-
+/// Schwarz) but too loose. Measured on 20,000 x 768 TAS-B-like vectors (exact re-ranking of the
+/// probed lists), recall@10 at 8 / 16 probes of 212: weight 0: 0.18 / 0.49, 0.25: 0.88 / 0.92,
+/// 0.5: 0.87 / 0.96, 1.0: 0.72 / 0.92.
+pub const SPREAD_WEIGHT: f32 = 0.5;
+
+/// Appends the code of `x` in the list whose centroid is `centroid`; returns the residual's norm
+/// (the list's spread is the largest of these).
+pub fn encode_entry(rotation: &Rotation, centroid: &[f32], x: &[f32], out: &mut Vec<u8>) -> f32 {
     let mut residual: Vec<f32> = x.iter().zip(centroid).map(|(a, b)| a - b).collect();
+    let norm = residual.iter().map(|v| v * v).sum::<f32>().sqrt();
     rotation.apply(&mut residual);
     rabitq::encode(&residual, out);
+    norm
 }

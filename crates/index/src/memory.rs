@@ -14,6 +14,8 @@ pub struct MemoryIndex {
     rotation: Rotation,
     centroids: Vec<f32>,
     norms: Vec<f32>,
+    /// Per list: the largest residual norm.
+    spreads: Vec<f32>,
     /// Per list: (row id, code).
     lists: Vec<Vec<(u32, Vec<u8>)>>,
     vectors: Vec<f32>,
@@ -38,33 +40,37 @@ impl MemoryIndex {
             dims,
             rotation: Rotation::new(dims, ROTATION_SEED),
             norms: kmeans::centroid_norms(&centroids, dims),
+            spreads: vec![0.0; lists],
             centroids,
             lists: vec![Vec::new(); lists],
             vectors: Vec::new(),
             deleted: Vec::new(),
         };
-        let encoded: Vec<(usize, Vec<u8>)> = data.par_chunks(dims).map(|x| index.code(x)).collect();
-        for (row, (list, code)) in encoded.into_iter().enumerate() {
+        let encoded: Vec<(usize, Vec<u8>, f32)> =
+            data.par_chunks(dims).map(|x| index.code(x)).collect();
+        for (row, (list, code, spread)) in encoded.into_iter().enumerate() {
             index.lists[list].push((row as u32, code));
+            index.spreads[list] = index.spreads[list].max(spread);
         }
         index.vectors = data.to_vec();
         index.deleted = vec![false; rows];
         index
     }
 
-    fn code(&self, x: &[f32]) -> (usize, Vec<u8>) {
+    fn code(&self, x: &[f32]) -> (usize, Vec<u8>, f32) {
         let list = kmeans::nearest(&self.centroids, &self.norms, self.dims, x);
         let mut code = Vec::with_capacity(code_bytes(self.dims));
         let centroid = &self.centroids[list * self.dims..(list + 1) * self.dims];
-        encode_entry(&self.rotation, centroid, x, &mut code);
-        (list, code)
+        let spread = encode_entry(&self.rotation, centroid, x, &mut code);
+        (list, code, spread)
     }
 
     /// Adds a row after the build (centroids stay as trained); returns its id.
     pub fn insert(&mut self, x: &[f32]) -> u32 {
         let id = self.deleted.len() as u32;
-        let (list, code) = self.code(x);
+        let (list, code, spread) = self.code(x);
         self.lists[list].push((id, code));
+        self.spreads[list] = self.spreads[list].max(spread);
         self.vectors.extend_from_slice(x);
         self.deleted.push(false);
         id
@@ -97,7 +103,13 @@ impl MemoryIndex {
     /// The first `k` results (row id, dot product) probing `probes` lists per round, plus the
     /// number of vectors read in full.
     pub fn search(&self, query: &[f32], probes: usize, k: usize) -> (Vec<(u32, f32)>, usize) {
-        let mut scan = Scan::new(query, &self.rotation, &self.centroids, probes);
+        let mut scan = Scan::new(
+            query,
+            &self.rotation,
+            &self.centroids,
+            &self.spreads,
+            probes,
+        );
         let mut results = Vec::with_capacity(k);
         while results.len() < k {
             let vectors = &self.vectors;

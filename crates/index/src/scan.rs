@@ -1,7 +1,8 @@
 //! An ordered scan over the lists of an IVF index, shared by the in-memory index and the Postgres
 //! access method (which reads lists and vectors from pages and feeds them in).
 //!
-//! Lists are probed in rounds, best centroid first (by q.c). Every entry of a probed list becomes
+//! Lists are probed in rounds, most promising first (q.c plus a share of the list's spread, see
+//! [`crate::ivf::SPREAD_WEIGHT`]). Every entry of a probed list becomes
 //! a candidate with an upper bound on its dot product (estimate + error bound). Candidates are
 //! re-ranked with exact dot products, best bound first, and a result is emitted once its exact
 //! score is at least every remaining bound, so results come out in exact order among the probed
@@ -10,6 +11,7 @@
 //! been read. Order is exact within a round and relaxed between rounds, as in pgvector's
 //! iterative scans.
 
+use crate::ivf::SPREAD_WEIGHT;
 use crate::rabitq::QueryLut;
 use crate::rotation::Rotation;
 use crate::vector::dot;
@@ -53,7 +55,7 @@ impl<P> Ord for Ranked<P> {
 pub struct Scan<P> {
     query: Vec<f32>,
     lut: QueryLut,
-    /// (list, q.c), best first.
+    /// (list, q.c), in probing order.
     order: Vec<(u32, f32)>,
     probed: usize,
     probes_per_round: usize,
@@ -63,15 +65,35 @@ pub struct Scan<P> {
 }
 
 impl<P> Scan<P> {
-    /// `centroids` is row-major, `rotation.dims()` wide.
-    pub fn new(query: &[f32], rotation: &Rotation, centroids: &[f32], probes: usize) -> Self {
+    /// `centroids` is row-major, `rotation.dims()` wide; `spreads` holds each list's largest
+    /// residual norm. Lists are probed in order of [`crate::ivf::SPREAD_WEIGHT`]'s score.
+    pub fn new(
+        query: &[f32],
+        rotation: &Rotation,
+        centroids: &[f32],
+        spreads: &[f32],
+        probes: usize,
+    ) -> Self {
         let dims = rotation.dims();
-        let mut order: Vec<(u32, f32)> = centroids
+        let query_norm = dot(query, query).sqrt();
+        let mut ranked: Vec<(f32, u32, f32)> = centroids
             .chunks(dims)
+            .zip(spreads)
             .enumerate()
-            .map(|(list, c)| (list as u32, dot(query, c)))
+            .map(|(list, (c, spread))| {
+                let base = dot(query, c);
+                (
+                    base + SPREAD_WEIGHT * query_norm * spread,
+                    list as u32,
+                    base,
+                )
+            })
             .collect();
-        order.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let order = ranked
+            .into_iter()
+            .map(|(_, list, base)| (list, base))
+            .collect();
         let mut rotated = query.to_vec();
         rotation.apply(&mut rotated);
         Scan {
