@@ -239,7 +239,7 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
         },
     );
     state.sample = Vec::new();
-    let norms = kmeans::centroid_norms(&centroids, dims);
+    let norms = kmeans::inverse_norms(&centroids, dims);
     let rotation = Rotation::new(dims, meta.rotation_seed);
 
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITING);

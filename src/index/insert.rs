@@ -34,7 +34,7 @@ pub unsafe extern "C-unwind" fn aminsert(
         let meta = lists::meta(index);
         let x = to_f32(as_elements(dims, bytes));
         let (centroids, _) = lists::centroids(index, &meta);
-        let norms = kmeans::centroid_norms(&centroids, dims);
+        let norms = kmeans::inverse_norms(&centroids, dims);
         let list = kmeans::nearest(&centroids, &norms, dims, &x);
         let mut entry = Vec::new();
         let rotation = Rotation::new(dims, meta.rotation_seed);

@@ -39,7 +39,7 @@ impl MemoryIndex {
         let mut index = MemoryIndex {
             dims,
             rotation: Rotation::new(dims, ROTATION_SEED),
-            norms: kmeans::centroid_norms(&centroids, dims),
+            norms: kmeans::inverse_norms(&centroids, dims),
             spreads: vec![0.0; lists],
             centroids,
             lists: vec![Vec::new(); lists],

@@ -67,7 +67,7 @@ impl<'a> Cursor<'a> {
         self.text[self.byte..].chars().next()
     }
     fn position(&self) -> usize {
-        self.text[..self.byte].chars().count() + 1
+        position_of(self.text, self.byte)
     }
     fn describe_next(&self) -> String {
         match self.peek() {
@@ -93,14 +93,21 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn parse_element(token: &str, position: usize, index: usize) -> Result<f32, ParseError> {
+/// 1-based character position of byte offset `byte`. Only computed for errors: counting
+/// characters for every element made parsing quadratic in the number of dimensions.
+fn position_of(text: &str, byte: usize) -> usize {
+    text[..byte].chars().count() + 1
+}
+
+fn parse_element(text: &str, start: usize, token: &str, index: usize) -> Result<f32, ParseError> {
     let value: f32 = token.parse().map_err(|_| ParseError::InvalidNumber {
-        position,
+        position: position_of(text, start),
         token: token.to_string(),
     })?;
     if value.is_finite() {
         return Ok(value);
     }
+    let position = position_of(text, start);
     let lower = token.to_ascii_lowercase();
     let error = if lower.contains("nan") || lower.contains("inf") {
         ElementError::NotFinite { index }
@@ -133,7 +140,7 @@ pub fn parse(text: &str) -> Result<Vec<f32>, ParseError> {
     }
     loop {
         cur.skip_whitespace();
-        let position = cur.position();
+        let start = cur.byte;
         let token = cur.take_token();
         if token.is_empty() {
             return Err(cur.syntax("a number"));
@@ -142,11 +149,11 @@ pub fn parse(text: &str) -> Result<Vec<f32>, ParseError> {
             // Count the rest so the message can say how many there were.
             let dims = MAX_DIM + 1 + text[cur.byte..].matches(',').count();
             return Err(ParseError::Element {
-                position,
+                position: position_of(text, start),
                 error: ElementError::TooManyDimensions { dims },
             });
         }
-        values.push(parse_element(token, position, values.len())?);
+        values.push(parse_element(text, start, token, values.len())?);
         cur.skip_whitespace();
         match cur.peek() {
             Some(',') => cur.byte += 1,
