@@ -85,17 +85,25 @@ impl QueryLut {
     #[inline]
     pub fn estimate(&self, code: &[u8]) -> (f32, f32) {
         let bits = bit_bytes(self.dims);
-        // Four accumulators so the additions do not wait on each other; nibble indexes are
-        // below 16 by construction, so the table reads need no bounds checks.
-        let mut sums = [0.0f32; 4];
-        for (k, (&byte, pair)) in code[..bits]
-            .iter()
-            .zip(self.nibble_sums.chunks_exact(2))
-            .enumerate()
-        {
-            sums[k & 3] += pair[0][(byte & 15) as usize] + pair[1][(byte >> 4) as usize];
+        // Four bytes per step into four independent sums, so the additions do not wait on each
+        // other; nibble indexes are below 16 by construction, so table reads need no bounds checks.
+        let lookup = |byte: u8, pair: &[[f32; 16]]| -> f32 {
+            pair[0][(byte & 15) as usize] + pair[1][(byte >> 4) as usize]
+        };
+        let (mut s0, mut s1, mut s2, mut s3) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let bytes = code[..bits].chunks_exact(4);
+        let tables = self.nibble_sums.chunks_exact(8);
+        let (rest_bytes, rest_tables) = (bytes.remainder(), tables.remainder());
+        for (b, t) in bytes.zip(tables) {
+            s0 += lookup(b[0], &t[0..2]);
+            s1 += lookup(b[1], &t[2..4]);
+            s2 += lookup(b[2], &t[4..6]);
+            s3 += lookup(b[3], &t[6..8]);
         }
-        let set_sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+        for (&b, t) in rest_bytes.iter().zip(rest_tables.chunks_exact(2)) {
+            s0 += lookup(b, t);
+        }
+        let set_sum = (s0 + s1) + (s2 + s3);
         let signed = 2.0 * set_sum - self.total;
         let factor =
             f32::from_le_bytes([code[bits], code[bits + 1], code[bits + 2], code[bits + 3]]);
