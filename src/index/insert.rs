@@ -2,6 +2,7 @@
 //! with the nearest centroid. Two generic WAL records; a crash between them leaves only an
 //! unreferenced vector, never an entry without its vector.
 
+use super::cache;
 use super::lists::{self, centroid_location};
 use super::pages::{
     self, WalRecord, CENTROID_PREFIX, KIND_CENTROID, KIND_LIST, KIND_VECTOR, VECTOR_PREFIX,
@@ -10,7 +11,6 @@ use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
 use pgrx::pg_sys;
 use tasb_index::ivf::encode_entry;
 use tasb_index::kmeans;
-use tasb_index::rotation::Rotation;
 
 #[allow(clippy::too_many_arguments)]
 #[pgrx::pg_guard]
@@ -33,13 +33,12 @@ pub unsafe extern "C-unwind" fn aminsert(
         let (vector_block, vector_offset) = append_vector(index, dims, bytes, &*heap_tid);
         let meta = lists::meta(index);
         let x = to_f32(as_elements(dims, bytes));
-        let (centroids, _) = lists::centroids(index, &meta);
-        let norms = kmeans::inverse_norms(&centroids, dims);
-        let list = kmeans::nearest(&centroids, &norms, dims, &x);
+        let shape = cache::shape(index, &meta);
+        let centroids = &shape.centroids;
+        let list = kmeans::nearest(centroids, &shape.inverse_norms, dims, &x);
         let mut entry = Vec::new();
-        let rotation = Rotation::new(dims, meta.rotation_seed);
         let spread = encode_entry(
-            &rotation,
+            &shape.rotation,
             &centroids[list * dims..(list + 1) * dims],
             &x,
             &mut entry,

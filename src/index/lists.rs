@@ -36,14 +36,13 @@ pub fn centroid_location(meta: &Meta, list: u32) -> (pg_sys::BlockNumber, pg_sys
     )
 }
 
-/// All centroids (row-major) and the lists' spreads.
+/// All centroids, row-major (read through [`super::cache`]).
 ///
 /// # Safety
 /// `index` is an open tasb_ivf index and `meta` its current meta.
-pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>, Vec<f32>) {
+pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
     let dims = meta.dims as usize;
     let mut out = Vec::with_capacity(meta.lists as usize * dims);
-    let mut spreads = Vec::with_capacity(meta.lists as usize);
     let per_page = meta.centroids_per_page.max(1);
     let page_count = meta.lists.div_ceil(per_page);
     for p in 0..page_count {
@@ -53,7 +52,6 @@ pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>, Vec<
             let page = pg_sys::BufferGetPage(buffer);
             for offset in 1..=pages::max_offset(page) {
                 let item = pages::item(page, offset);
-                spreads.push(read_spread(item));
                 out.extend(
                     item[CENTROID_PREFIX..]
                         .chunks_exact(4)
@@ -63,7 +61,28 @@ pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>, Vec<
             pg_sys::UnlockReleaseBuffer(buffer);
         }
     }
-    (out, spreads)
+    out
+}
+
+/// Each list's spread (largest residual norm), read fresh: inserts raise them.
+///
+/// # Safety
+/// As for [`centroids`].
+pub unsafe fn spreads(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
+    let mut spreads = Vec::with_capacity(meta.lists as usize);
+    let per_page = meta.centroids_per_page.max(1);
+    for p in 0..meta.lists.div_ceil(per_page) {
+        // SAFETY: centroid pages are contiguous from centroid_start (see pages.rs).
+        unsafe {
+            let buffer = pages::lock(index, meta.centroid_start + p, pg_sys::BUFFER_LOCK_SHARE);
+            let page = pg_sys::BufferGetPage(buffer);
+            for offset in 1..=pages::max_offset(page) {
+                spreads.push(read_spread(pages::item(page, offset)));
+            }
+            pg_sys::UnlockReleaseBuffer(buffer);
+        }
+    }
+    spreads
 }
 
 /// The first page of a list (INVALID_BLOCK when empty).

@@ -3,6 +3,7 @@
 //! the ordered scan) is in the pure crate `tasb-index`; these files map it onto pages and WAL.
 
 mod build;
+mod cache;
 mod cost;
 mod insert;
 mod lists;

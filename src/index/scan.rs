@@ -3,13 +3,13 @@
 //! far; when those run out the next round of lists is read, so a filtered query keeps getting
 //! rows until the whole index has been read.
 
+use super::cache;
 use super::lists;
 use super::options::probes;
 use super::pages::{self, Meta, Payload, VECTOR_PREFIX};
 use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
 use pgrx::{pg_sys, PgMemoryContexts};
 use tasb_index::rabitq::code_bytes;
-use tasb_index::rotation::Rotation;
 use tasb_index::{Scan, Step};
 use tasb_vecmath::distance::{self, Elements};
 
@@ -69,10 +69,10 @@ pub unsafe extern "C-unwind" fn amrescan(
             // No ORDER BY value (or NULL): every row, in no particular order.
             vec![0.0; dims]
         };
-        let (centroids, spreads) = lists::centroids(index, &meta);
-        let rotation = Rotation::new(dims, meta.rotation_seed);
+        let shape = cache::shape(index, &meta);
+        let spreads = lists::spreads(index, &meta);
         let probes = probes(meta.lists as usize);
-        let scan_order = Scan::new(&query, &rotation, &centroids, &spreads, probes);
+        let scan_order = Scan::new(&query, &shape.rotation, &shape.centroids, &spreads, probes);
         state.active = Some(Active {
             meta,
             query,
