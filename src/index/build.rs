@@ -16,6 +16,7 @@ use tasb_index::ivf::{default_lists, encode_entry, KMEANS_ITERATIONS, TRAINING_R
 use tasb_index::kmeans;
 use tasb_index::rotation::Rotation;
 use tasb_index::synthetic::Rng;
+use tasb_index::tune::{self, Calibration};
 
 pub const PHASE_LOADING: i64 = 2;
 pub const PHASE_TRAINING: i64 = 3;
@@ -238,6 +239,9 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
             pgrx::check_for_interrupts!();
         },
     );
+    // The first rows of the (random) training sample act as queries to choose the default probes.
+    let query_rows = tune::QUERIES.min(training_rows);
+    let mut calibration = Calibration::new(state.sample[..query_rows * dims].to_vec(), dims);
     state.sample = Vec::new();
     let norms = kmeans::inverse_norms(&centroids, dims);
     let rotation = Rotation::new(dims, meta.rotation_seed);
@@ -284,6 +288,8 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
                     (list, code, spread)
                 })
                 .collect();
+            let assigned: Vec<u32> = coded.iter().map(|(list, _, _)| *list as u32).collect();
+            calibration.observe(&chunk, &assigned);
             for ((list, mut entry, spread), payload) in coded.into_iter().zip(&payloads) {
                 payload.write(&mut entry);
                 spreads[list] = spreads[list].max(spread);
@@ -307,6 +313,7 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
     }
     // SAFETY: as above.
     unsafe { write_centroids(state.index, &mut meta, &centroids, &spreads, &heads) };
+    meta.default_probes = calibration.probes(&centroids, &spreads) as u32;
     meta
 }
 

@@ -39,7 +39,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         pg_sys::index_close(index, pg_sys::NoLock as i32);
         let tuples = (*info).tuples.max(1.0);
         let lists = meta.lists.max(1) as f64;
-        let fraction = (probes(meta.lists as usize) as f64 / lists).min(1.0);
+        let fraction = (probes(&meta) as f64 / lists).min(1.0);
         let entries_per_page =
             pages::items_per_page(code_bytes(meta.dims as usize) + pages::PAYLOAD_BYTES).max(1)
                 as f64;

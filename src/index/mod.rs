@@ -10,6 +10,7 @@ mod lists;
 pub mod options;
 mod pages;
 mod scan;
+mod stats;
 mod vacuum;
 mod vectors;
 

@@ -33,7 +33,7 @@ pub fn register() {
     }
     GucRegistry::define_int_guc(
         c"tasb.probes",
-        c"tasb_ivf lists read per round of a scan (0: automatic, lists / 16 but at least 10).",
+        c"tasb_ivf lists read per round of a scan (0: the index's own default, chosen when it was built).",
         c"More probes: higher recall, slower queries. Filtered scans read further rounds until they have enough rows.",
         &PROBES,
         0,
@@ -83,9 +83,11 @@ pub unsafe fn lists_option(index: pg_sys::Relation) -> usize {
     }
 }
 
-pub fn probes(lists: usize) -> usize {
-    match PROBES.get() {
-        0 => tasb_index::ivf::default_probes(lists),
-        n => n as usize,
+/// Lists per round for a scan: `tasb.probes` when set, else the build's calibrated default.
+pub fn probes(meta: &super::pages::Meta) -> usize {
+    match (PROBES.get(), meta.default_probes) {
+        (0, 0) => tasb_index::ivf::default_probes(meta.lists as usize),
+        (0, calibrated) => calibrated as usize,
+        (n, _) => n as usize,
     }
 }

@@ -37,7 +37,8 @@ pub struct Meta {
     pub centroids_per_page: u32,
     /// Vector page that inserts append to.
     pub vector_tail: pg_sys::BlockNumber,
-    pub _reserved: u32,
+    /// Probes chosen by the build for this data (0: none yet; see tasb_index::tune).
+    pub default_probes: u32,
     pub rotation_seed: u64,
 }
 
@@ -159,7 +160,7 @@ pub fn new_meta(dims: u32) -> Meta {
         centroid_start: INVALID_BLOCK,
         centroids_per_page: 0,
         vector_tail: INVALID_BLOCK,
-        _reserved: 0,
+        default_probes: 0,
         rotation_seed: tasb_index::ivf::ROTATION_SEED,
     }
 }

@@ -71,7 +71,7 @@ pub unsafe extern "C-unwind" fn amrescan(
         };
         let shape = cache::shape(index, &meta);
         let spreads = lists::spreads(index, &meta);
-        let probes = probes(meta.lists as usize);
+        let probes = probes(&meta);
         let scan_order = Scan::new(&query, &shape.rotation, &shape.centroids, &spreads, probes);
         state.active = Some(Active {
             meta,

@@ -60,6 +60,13 @@ END $$;
 -- Build, then query.
 CREATE INDEX docs_emb ON docs USING tasb_ivf (emb tasbvec_ip_ops);
 SELECT recall() >= 0.95 AS build_recall_ok;
+-- The build chose its default probes from the data: some lists, not all.
+SELECT dims, lists, default_probes BETWEEN 1 AND lists / 2 AS probes_chosen, probes_now = default_probes AS in_use
+    FROM tasb_ivf_stats('docs_emb'::regclass);
+SET tasb.probes = 3;
+SELECT probes_now FROM tasb_ivf_stats('docs_emb'::regclass);
+RESET tasb.probes;
+SELECT * FROM tasb_ivf_stats('docs'::regclass);
 -- The planner uses the index for ORDER BY <#> ... LIMIT, and not where it cannot help.
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM docs ORDER BY emb <#> (SELECT v FROM queries WHERE q = 1) LIMIT 10;

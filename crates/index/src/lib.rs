@@ -6,6 +6,7 @@
 //! - [`kmeans`]: the lists' centroids, trained on worker threads.
 //! - [`rotation`], [`rabitq`]: codes and their estimates with error bounds.
 //! - [`scan`]: the ordered, resumable scan the access method drives page by page.
+//! - [`tune`]: the default number of probes, chosen at build time from the data.
 //! - [`memory`]: the same index in memory, the reference for recall tests and sweeps.
 
 pub mod ivf;
@@ -15,6 +16,7 @@ pub mod rabitq;
 pub mod rotation;
 pub mod scan;
 pub mod synthetic;
+pub mod tune;
 pub mod vector;
 
 pub use memory::MemoryIndex;

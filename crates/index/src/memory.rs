@@ -6,6 +6,7 @@ use crate::kmeans;
 use crate::rabitq::code_bytes;
 use crate::rotation::Rotation;
 use crate::scan::{Scan, Step};
+use crate::tune::{self, Calibration};
 use crate::vector::dot;
 use rayon::prelude::*;
 
@@ -20,6 +21,7 @@ pub struct MemoryIndex {
     lists: Vec<Vec<(u32, Vec<u8>)>>,
     vectors: Vec<f32>,
     deleted: Vec<bool>,
+    default_probes: usize,
 }
 
 impl MemoryIndex {
@@ -45,13 +47,21 @@ impl MemoryIndex {
             lists: vec![Vec::new(); lists],
             vectors: Vec::new(),
             deleted: Vec::new(),
+            default_probes: 1,
         };
         let encoded: Vec<(usize, Vec<u8>, f32)> =
             data.par_chunks(dims).map(|x| index.code(x)).collect();
+        let mut assigned = Vec::with_capacity(rows);
         for (row, (list, code, spread)) in encoded.into_iter().enumerate() {
             index.lists[list].push((row as u32, code));
             index.spreads[list] = index.spreads[list].max(spread);
+            assigned.push(list as u32);
         }
+        // The first rows of the training sample act as the calibration queries.
+        let query_rows = tune::QUERIES.min(sample_rows);
+        let mut calibration = Calibration::new(sample[..query_rows * dims].to_vec(), dims);
+        calibration.observe(data, &assigned);
+        index.default_probes = calibration.probes(&index.centroids, &index.spreads);
         index.vectors = data.to_vec();
         index.deleted = vec![false; rows];
         index
@@ -94,6 +104,11 @@ impl MemoryIndex {
 
     pub fn entries(&self) -> usize {
         self.lists.iter().map(Vec::len).sum()
+    }
+
+    /// Probes chosen at build time for this data (see [`crate::tune`]).
+    pub fn default_probes(&self) -> usize {
+        self.default_probes
     }
 
     pub fn lists(&self) -> usize {

@@ -52,6 +52,35 @@ impl<P> Ord for Ranked<P> {
     }
 }
 
+/// (list, q.c) for every list, in the order a scan probes them: by q.c plus
+/// [`crate::ivf::SPREAD_WEIGHT`] times |q| times the list's spread.
+pub fn probe_order(
+    query: &[f32],
+    centroids: &[f32],
+    dims: usize,
+    spreads: &[f32],
+) -> Vec<(u32, f32)> {
+    let query_norm = dot(query, query).sqrt();
+    let mut ranked: Vec<(f32, u32, f32)> = centroids
+        .chunks(dims)
+        .zip(spreads)
+        .enumerate()
+        .map(|(list, (c, spread))| {
+            let base = dot(query, c);
+            (
+                base + SPREAD_WEIGHT * query_norm * spread,
+                list as u32,
+                base,
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked
+        .into_iter()
+        .map(|(_, list, base)| (list, base))
+        .collect()
+}
+
 pub struct Scan<P> {
     query: Vec<f32>,
     lut: QueryLut,
@@ -74,26 +103,7 @@ impl<P> Scan<P> {
         spreads: &[f32],
         probes: usize,
     ) -> Self {
-        let dims = rotation.dims();
-        let query_norm = dot(query, query).sqrt();
-        let mut ranked: Vec<(f32, u32, f32)> = centroids
-            .chunks(dims)
-            .zip(spreads)
-            .enumerate()
-            .map(|(list, (c, spread))| {
-                let base = dot(query, c);
-                (
-                    base + SPREAD_WEIGHT * query_norm * spread,
-                    list as u32,
-                    base,
-                )
-            })
-            .collect();
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let order = ranked
-            .into_iter()
-            .map(|(_, list, base)| (list, base))
-            .collect();
+        let order = probe_order(query, centroids, rotation.dims(), spreads);
         let mut rotated = query.to_vec();
         rotation.apply(&mut rotated);
         Scan {

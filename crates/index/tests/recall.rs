@@ -1,7 +1,6 @@
 //! Recall of the in-memory IVF index against exact search on clustered vectors with TAS-B-like
 //! norms: after a build, after inserts, and after deletes plus vacuum.
 
-use tasb_index::ivf::default_probes;
 use tasb_index::synthetic::{dataset, exact_top, Rng};
 use tasb_index::MemoryIndex;
 
@@ -21,7 +20,7 @@ fn queries(rng: &mut Rng, data: &[f32], count: usize) -> Vec<Vec<f32>> {
 
 /// Mean recall@10 of `index` against exact search over the rows `alive` allows.
 fn recall(index: &MemoryIndex, data: &[f32], alive: impl Fn(u32) -> bool, qs: &[Vec<f32>]) -> f64 {
-    let probes = default_probes(index.lists());
+    let probes = index.default_probes();
     let mut found = 0;
     for q in qs {
         let truth: Vec<u32> = exact_top(data, DIMS, q, data.len() / DIMS)
@@ -45,6 +44,12 @@ fn build_then_query() {
     let qs = queries(&mut rng, &data, 50);
     let r = recall(&index, &data, |_| true, &qs);
     assert!(r >= 0.95, "recall@10 {r}");
+    // The calibrated default reads only some of the lists.
+    assert!(
+        index.default_probes() < index.lists() / 2,
+        "{} probes",
+        index.default_probes()
+    );
 }
 
 #[test]
