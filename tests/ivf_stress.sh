@@ -3,7 +3,8 @@
 #  1. six pgbench clients insert, delete and query at once while VACUUM runs in a loop;
 #  2. kill -9 of every server process during concurrent inserts (after a checkpoint, so the
 #     index must come back from WAL), then restart;
-#  3. kill -9 during CREATE INDEX (its progress is visible in pg_stat_progress_create_index).
+#  3. statement_timeout during a build and a scan; kill -9 during CREATE INDEX (its progress is
+#     visible in pg_stat_progress_create_index).
 # After each, the index must match the table: a full index scan returns every live row once,
 # and recall@10 against exact search stays >= 0.95.
 set -uo pipefail
@@ -132,8 +133,14 @@ q "INSERT INTO docs (emb) SELECT rv() FROM generate_series(1, 200); DELETE FROM 
 check "inserts, deletes and VACUUM work after recovery" 0 $?
 check_index "after recovery, more writes and VACUUM"
 
-# 3. kill -9 during CREATE INDEX; progress is reported while it runs.
+# 3. kill -9 during CREATE INDEX; progress is reported while it runs. First, a build and a long
+#    scan stopped by statement_timeout leave nothing behind.
 q "INSERT INTO docs (emb) SELECT rv() FROM generate_series(1, 30000)" >/dev/null
+cancelled="$(q "SET maintenance_work_mem = '256MB'; SET statement_timeout = '300ms'; CREATE INDEX docs_cancelled ON docs USING tasb_ivf (emb) WITH (lists = 400)" 2>&1)"
+check "a build honours query cancel" "ERROR:  canceling statement due to statement timeout" "$cancelled"
+check "the cancelled build left no index" 0 "$(q "SELECT count(*) FROM pg_class WHERE relname = 'docs_cancelled'")"
+cancelled="$(q "SET enable_seqscan = off; SET tasb.probes = 1000; SET statement_timeout = '20ms'; SELECT count(*) FROM (SELECT id FROM docs ORDER BY emb <#> (SELECT rv()) OFFSET 1000000) s" 2>&1)"
+check "a scan honours query cancel" "ERROR:  canceling statement due to statement timeout" "$cancelled"
 q "SET maintenance_work_mem = '256MB'; CREATE INDEX docs_emb2 ON docs USING tasb_ivf (emb) WITH (lists = 400)" >/dev/null 2>&1 &
 build=$!
 phase=""

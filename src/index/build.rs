@@ -228,6 +228,16 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
         ));
     }
     let training_rows = in_sample.min(wanted);
+    // The reservoir keeps table order until it is full; shuffle the rows used so that training
+    // and calibration see the whole table, not its first rows (tables are often loaded by topic).
+    for i in 0..training_rows {
+        let j = i + (state.rng.next_u64() as usize) % (in_sample - i);
+        if i != j {
+            for d in 0..dims {
+                state.sample.swap(i * dims + d, j * dims + d);
+            }
+        }
+    }
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_TRAINING);
     let centroids = kmeans::train(
         &state.sample[..training_rows * dims],
@@ -239,9 +249,9 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
             pgrx::check_for_interrupts!();
         },
     );
-    // The first rows of the (random) training sample act as queries to choose the default probes.
+    // Rows of the (shuffled) training sample become the queries that choose the default probes.
     let query_rows = tune::QUERIES.min(training_rows);
-    let mut calibration = Calibration::new(state.sample[..query_rows * dims].to_vec(), dims);
+    let mut calibration = Calibration::new(&state.sample[..query_rows * dims], dims);
     state.sample = Vec::new();
     let norms = kmeans::inverse_norms(&centroids, dims);
     let rotation = Rotation::new(dims, meta.rotation_seed);

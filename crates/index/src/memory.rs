@@ -59,7 +59,7 @@ impl MemoryIndex {
         }
         // The first rows of the training sample act as the calibration queries.
         let query_rows = tune::QUERIES.min(sample_rows);
-        let mut calibration = Calibration::new(sample[..query_rows * dims].to_vec(), dims);
+        let mut calibration = Calibration::new(&sample[..query_rows * dims], dims);
         calibration.observe(data, &assigned);
         index.default_probes = calibration.probes(&index.centroids, &index.spreads);
         index.vectors = data.to_vec();
