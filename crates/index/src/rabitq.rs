@@ -47,37 +47,65 @@ pub fn encode(rotated_residual: &[f32], out: &mut Vec<u8>) {
     out.extend_from_slice(&error.to_le_bytes());
 }
 
-/// A rotated query prepared for fast estimates: sums of its coordinates for each 4-bit group.
+/// Bits per coordinate of the quantised query (RaBitQ's B_q). Measured in memory on 20,000 x 768
+/// (212 lists, 64 probes): the nibble-table lookups this replaced ran 858 queries/s; 4 bits 1,114
+/// (but 42 exact re-ranks per top 10 instead of 29, from the wider bound), 6 bits 1,235 (32),
+/// 8 bits 967 (30).
+pub const QUERY_BITS: usize = 6;
+
+/// A rotated query prepared for fast estimates: quantised to [`QUERY_BITS`] bits per coordinate
+/// and stored as bit planes, so the sum of its coordinates over a code's set bits is a few
+/// AND + popcount operations per 64 dimensions (RaBitQ's bitwise method) instead of a table
+/// lookup per 4 dimensions. The rounding error is added to each estimate's bound.
 pub struct QueryLut {
     dims: usize,
-    /// 16 partial sums per group of 4 coordinates; two groups per code byte (zero past `dims`).
-    nibble_sums: Vec<[f32; 16]>,
+    words: usize,
+    /// For each 64-dimension word, QUERY_BITS planes (bit j of each quantised coordinate).
+    planes: Vec<u64>,
+    low: f32,
+    step: f32,
     total: f32,
     norm: f32,
+    popcnt: bool,
 }
 
 impl QueryLut {
     pub fn new(rotated_query: &[f32]) -> Self {
         let dims = rotated_query.len();
-        let groups = 2 * bit_bytes(dims);
-        let mut nibble_sums = vec![[0.0f32; 16]; groups];
-        for (g, sums) in nibble_sums.iter_mut().enumerate() {
-            for (mask, sum) in sums.iter_mut().enumerate() {
-                for bit in 0..4 {
-                    let i = 4 * g + bit;
-                    if mask & (1 << bit) != 0 && i < dims {
-                        *sum += rotated_query[i];
-                    }
+        let words = dims.div_ceil(64);
+        let low = rotated_query.iter().copied().fold(f32::INFINITY, f32::min);
+        let high = rotated_query
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max);
+        let levels = ((1u32 << QUERY_BITS) - 1) as f32;
+        let step = if high > low {
+            (high - low) / levels
+        } else {
+            1.0
+        };
+        let mut planes = vec![0u64; words * QUERY_BITS];
+        // The total of the quantised query, so that the signed sum's rounding error has mean 0
+        // over codes (the sum over set bits minus the sum over clear bits, both quantised).
+        let mut total = 0.0f32;
+        for (i, &v) in rotated_query.iter().enumerate() {
+            let level = ((v - low) / step).round().clamp(0.0, levels) as u32;
+            total += low + step * level as f32;
+            for j in 0..QUERY_BITS {
+                if level >> j & 1 == 1 {
+                    planes[(i / 64) * QUERY_BITS + j] |= 1 << (i % 64);
                 }
             }
         }
-        let total = rotated_query.iter().sum();
-        let norm = rotated_query.iter().map(|v| v * v).sum::<f32>().sqrt();
         QueryLut {
             dims,
-            nibble_sums,
+            words,
+            planes,
+            low,
+            step,
             total,
-            norm,
+            norm: rotated_query.iter().map(|v| v * v).sum::<f32>().sqrt(),
+            popcnt: has_popcnt(),
         }
     }
 
@@ -85,25 +113,14 @@ impl QueryLut {
     #[inline]
     pub fn estimate(&self, code: &[u8]) -> (f32, f32) {
         let bits = bit_bytes(self.dims);
-        // Four bytes per step into four independent sums, so the additions do not wait on each
-        // other; nibble indexes are below 16 by construction, so table reads need no bounds checks.
-        let lookup = |byte: u8, pair: &[[f32; 16]]| -> f32 {
-            pair[0][(byte & 15) as usize] + pair[1][(byte >> 4) as usize]
+        let (count, weighted) = if self.popcnt {
+            // SAFETY: the CPU has POPCNT (checked once in new).
+            unsafe { self.sums_popcnt(&code[..bits]) }
+        } else {
+            self.sums(&code[..bits])
         };
-        let (mut s0, mut s1, mut s2, mut s3) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        let bytes = code[..bits].chunks_exact(4);
-        let tables = self.nibble_sums.chunks_exact(8);
-        let (rest_bytes, rest_tables) = (bytes.remainder(), tables.remainder());
-        for (b, t) in bytes.zip(tables) {
-            s0 += lookup(b[0], &t[0..2]);
-            s1 += lookup(b[1], &t[2..4]);
-            s2 += lookup(b[2], &t[4..6]);
-            s3 += lookup(b[3], &t[6..8]);
-        }
-        for (&b, t) in rest_bytes.iter().zip(rest_tables.chunks_exact(2)) {
-            s0 += lookup(b, t);
-        }
-        let set_sum = (s0 + s1) + (s2 + s3);
+        // Sum of the quantised query over the set bits, back in the query's units.
+        let set_sum = self.low * count as f32 + self.step * weighted as f32;
         let signed = 2.0 * set_sum - self.total;
         let factor =
             f32::from_le_bytes([code[bits], code[bits + 1], code[bits + 2], code[bits + 3]]);
@@ -113,7 +130,63 @@ impl QueryLut {
             code[bits + 6],
             code[bits + 7],
         ]);
-        (factor * signed, EPSILON * error * self.norm)
+        // Rounding errors are uniform in +-step/2 and independent: EPSILON standard deviations
+        // of their sum over the set bits, doubled for the signed sum.
+        let rounding = 2.0 * EPSILON * self.step * (count as f32 / 12.0).sqrt();
+        (
+            factor * signed,
+            EPSILON * error * self.norm + factor.abs() * rounding,
+        )
+    }
+
+    #[inline(always)]
+    fn sums(&self, bits: &[u8]) -> (u32, u32) {
+        let mut count = 0u32;
+        let mut weighted = 0u32;
+        for w in 0..self.words {
+            let word = word_at(bits, w);
+            count += word.count_ones();
+            let planes = &self.planes[w * QUERY_BITS..(w + 1) * QUERY_BITS];
+            for (j, plane) in planes.iter().enumerate() {
+                weighted += (word & plane).count_ones() << j;
+            }
+        }
+        (count, weighted)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn sums_popcnt(&self, bits: &[u8]) -> (u32, u32) {
+        self.sums(bits)
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn sums_popcnt(&self, bits: &[u8]) -> (u32, u32) {
+        self.sums(bits)
+    }
+}
+
+/// The `w`th 64 bits of a code (zero-padded past its end).
+#[inline(always)]
+fn word_at(bits: &[u8], w: usize) -> u64 {
+    let start = w * 8;
+    if start + 8 <= bits.len() {
+        u64::from_le_bytes(bits[start..start + 8].try_into().unwrap_or([0; 8]))
+    } else {
+        let mut buf = [0u8; 8];
+        buf[..bits.len() - start].copy_from_slice(&bits[start..]);
+        u64::from_le_bytes(buf)
+    }
+}
+
+fn has_popcnt() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("popcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -165,8 +238,12 @@ mod tests {
         let lut = QueryLut::new(&q);
         let mut code = Vec::new();
         encode(&[1.0, -1.0, 1.0, -1.0, 1.0], &mut code);
-        // All magnitudes equal: the estimate is exact.
-        let (estimate, _) = lut.estimate(&code);
-        assert!((estimate - (1.0 - 2.0 + 3.0 - 4.0 + 5.0)).abs() < 1e-5);
+        // All magnitudes equal: the estimate is exact but for the query's rounding, within bound.
+        let (estimate, bound) = lut.estimate(&code);
+        let error = (estimate - (1.0 - 2.0 + 3.0 - 4.0 + 5.0)).abs();
+        assert!(
+            error < 0.5 && error <= bound,
+            "error {error}, bound {bound}"
+        );
     }
 }
