@@ -8,7 +8,7 @@ use super::pages::{
     self, Meta, PageImage, Payload, CENTROID_PREFIX, KIND_CENTROID, KIND_LIST, KIND_META,
     KIND_VECTOR, VECTOR_PREFIX,
 };
-use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
+use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32, too_large};
 use crate::errors::raise;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use rayon::prelude::*;
@@ -143,10 +143,7 @@ unsafe extern "C-unwind" fn build_callback(
         } else if dims != state.dims {
             dims_mismatch(state.dims as u32, dims);
         }
-        let mut item = Vec::with_capacity(VECTOR_PREFIX + bytes.len());
-        item.extend_from_slice(&pages::tid_bytes(&*tid));
-        item.extend_from_slice(&[0, 0]);
-        item.extend_from_slice(bytes);
+        let item = pages::vector_item(&*tid, bytes);
         if pages::add_item(state.vector_page.page(), &item).is_none() {
             let block = state.vector_page.flush(state.index);
             state.vector_blocks.push(block);
@@ -155,15 +152,15 @@ unsafe extern "C-unwind" fn build_callback(
                 too_large(dims);
             }
         }
-        // Reservoir sample (Algorithm R) of the rows for k-means.
-        let row = to_f32(as_elements(dims, bytes));
+        // Reservoir sample (Algorithm R) of the rows for k-means; rows not kept are not converted.
         let seen = state.rows;
         if seen < state.sample_capacity {
-            state.sample.extend_from_slice(&row);
+            state.sample.extend(to_f32(as_elements(dims, bytes)));
         } else {
             let slot = (state.rng.next_u64() % (seen as u64 + 1)) as usize;
             if slot < state.sample_capacity {
-                state.sample[slot * dims..(slot + 1) * dims].copy_from_slice(&row);
+                state.sample[slot * dims..(slot + 1) * dims]
+                    .copy_from_slice(&to_f32(as_elements(dims, bytes)));
             }
         }
         state.rows += 1;
@@ -171,15 +168,6 @@ unsafe extern "C-unwind" fn build_callback(
             progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.rows as i64);
         }
     }
-}
-
-fn too_large(dims: usize) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-        format!("a {dims}-dimensional vector does not fit on a tasb_ivf index page"),
-        None,
-        Some("tasb_ivf indexes up to 2,000 dimensions for tasbvec and 4,000 for tasbhalf."),
-    )
 }
 
 fn notice(message: String) {
@@ -371,12 +359,11 @@ pub unsafe fn write_centroids(
     let mut expected = pages::INVALID_BLOCK;
     let lists = heads.len();
     for list in 0..lists {
-        let mut item = Vec::with_capacity(CENTROID_PREFIX + dims * 4);
-        item.extend_from_slice(&heads[list].to_le_bytes());
-        item.extend_from_slice(&spreads[list].to_le_bytes());
-        for value in &centroids[list * dims..(list + 1) * dims] {
-            item.extend_from_slice(&value.to_le_bytes());
-        }
+        let item = pages::centroid_item(
+            heads[list],
+            spreads[list],
+            &centroids[list * dims..(list + 1) * dims],
+        );
         // SAFETY: private image; per_page items fit by construction.
         unsafe {
             pages::add_item(image.page(), &item);

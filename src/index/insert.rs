@@ -4,10 +4,8 @@
 
 use super::cache;
 use super::lists::{self, centroid_location};
-use super::pages::{
-    self, WalRecord, CENTROID_PREFIX, KIND_CENTROID, KIND_LIST, KIND_VECTOR, VECTOR_PREFIX,
-};
-use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
+use super::pages::{self, WalRecord, KIND_CENTROID, KIND_LIST, KIND_VECTOR};
+use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32, too_large};
 use pgrx::pg_sys;
 use tasb_index::ivf::encode_entry;
 use tasb_index::kmeans;
@@ -30,8 +28,7 @@ pub unsafe extern "C-unwind" fn aminsert(
             return false;
         }
         let (dims, bytes) = element_bytes(*values);
-        let (vector_block, vector_offset) = append_vector(index, dims, bytes, &*heap_tid);
-        let meta = lists::meta(index);
+        let (meta, (vector_block, vector_offset)) = append_vector(index, dims, bytes, &*heap_tid);
         let x = to_f32(as_elements(dims, bytes));
         let shape = cache::shape(index, &meta);
         let centroids = &shape.centroids;
@@ -55,17 +52,14 @@ pub unsafe extern "C-unwind" fn aminsert(
 }
 
 /// Appends the vector under the meta page's lock (creating the first list of an index built on
-/// an empty table); returns where it went.
+/// an empty table); returns the meta as this insert left it and where the vector went.
 unsafe fn append_vector(
     index: pg_sys::Relation,
     dims: usize,
     bytes: &[u8],
     heap_tid: &pg_sys::ItemPointerData,
-) -> (pg_sys::BlockNumber, pg_sys::OffsetNumber) {
-    let mut item = Vec::with_capacity(VECTOR_PREFIX + bytes.len());
-    item.extend_from_slice(&pages::tid_bytes(heap_tid));
-    item.extend_from_slice(&[0, 0]);
-    item.extend_from_slice(bytes);
+) -> (pages::Meta, (pg_sys::BlockNumber, pg_sys::OffsetNumber)) {
+    let item = pages::vector_item(heap_tid, bytes);
     // SAFETY: lock order is meta, then vector/centroid pages; every buffer is released below.
     unsafe {
         let meta_buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
@@ -107,9 +101,7 @@ unsafe fn append_vector(
             held.push(centroid);
             let page = wal.page(centroid, true);
             pages::init_page(page, KIND_CENTROID);
-            let mut centroid_item = Vec::with_capacity(CENTROID_PREFIX + dims * 4);
-            centroid_item.extend_from_slice(&pages::INVALID_BLOCK.to_le_bytes());
-            centroid_item.resize(CENTROID_PREFIX + dims * 4, 0);
+            let centroid_item = pages::centroid_item(pages::INVALID_BLOCK, 0.0, &vec![0.0; dims]);
             pages::add_item(page, &centroid_item).unwrap_or_else(|| too_large(dims));
             meta.lists = 1;
             meta.centroid_start = pg_sys::BufferGetBlockNumber(centroid);
@@ -121,17 +113,8 @@ unsafe fn append_vector(
             pg_sys::UnlockReleaseBuffer(buffer);
         }
         pg_sys::UnlockReleaseBuffer(meta_buffer);
-        placed
+        (meta, placed)
     }
-}
-
-fn too_large(dims: usize) -> ! {
-    crate::errors::raise(
-        pgrx::PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-        format!("a {dims}-dimensional vector does not fit on a tasb_ivf index page"),
-        None,
-        Some("tasb_ivf indexes up to 2,000 dimensions for tasbvec and 4,000 for tasbhalf."),
-    )
 }
 
 /// Adds an entry at the head of `list`: into the head page if it has room, else into a new head

@@ -36,40 +36,15 @@ pub fn centroid_location(meta: &Meta, list: u32) -> (pg_sys::BlockNumber, pg_sys
     )
 }
 
-/// All centroids, row-major (read through [`super::cache`]).
+/// Calls `visit` with every centroid item in list order, one centroid page locked at a time.
 ///
 /// # Safety
 /// `index` is an open tasb_ivf index and `meta` its current meta.
-pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
-    let dims = meta.dims as usize;
-    let mut out = Vec::with_capacity(meta.lists as usize * dims);
-    let per_page = meta.centroids_per_page.max(1);
-    let page_count = meta.lists.div_ceil(per_page);
-    for p in 0..page_count {
-        // SAFETY: centroid pages are contiguous from centroid_start (see pages.rs).
-        unsafe {
-            let buffer = pages::lock(index, meta.centroid_start + p, pg_sys::BUFFER_LOCK_SHARE);
-            let page = pg_sys::BufferGetPage(buffer);
-            for offset in 1..=pages::max_offset(page) {
-                let item = pages::item(page, offset);
-                out.extend(
-                    item[CENTROID_PREFIX..]
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                );
-            }
-            pg_sys::UnlockReleaseBuffer(buffer);
-        }
-    }
-    out
-}
-
-/// Each list's spread (largest residual norm), read fresh: inserts raise them.
-///
-/// # Safety
-/// As for [`centroids`].
-pub unsafe fn spreads(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
-    let mut spreads = Vec::with_capacity(meta.lists as usize);
+unsafe fn for_each_centroid_item(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    mut visit: impl FnMut(&[u8]),
+) {
     let per_page = meta.centroids_per_page.max(1);
     for p in 0..meta.lists.div_ceil(per_page) {
         // SAFETY: centroid pages are contiguous from centroid_start (see pages.rs).
@@ -77,11 +52,40 @@ pub unsafe fn spreads(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
             let buffer = pages::lock(index, meta.centroid_start + p, pg_sys::BUFFER_LOCK_SHARE);
             let page = pg_sys::BufferGetPage(buffer);
             for offset in 1..=pages::max_offset(page) {
-                spreads.push(read_spread(pages::item(page, offset)));
+                visit(pages::item(page, offset));
             }
             pg_sys::UnlockReleaseBuffer(buffer);
         }
     }
+}
+
+/// All centroids, row-major (read through [`super::cache`]).
+///
+/// # Safety
+/// As for [`for_each_centroid_item`].
+pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
+    let mut out = Vec::with_capacity(meta.lists as usize * meta.dims as usize);
+    // SAFETY: per the contract.
+    unsafe {
+        for_each_centroid_item(index, meta, |item| {
+            out.extend(
+                item[CENTROID_PREFIX..]
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            )
+        })
+    };
+    out
+}
+
+/// Each list's spread (largest residual norm), read fresh: inserts raise them.
+///
+/// # Safety
+/// As for [`for_each_centroid_item`].
+pub unsafe fn spreads(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
+    let mut spreads = Vec::with_capacity(meta.lists as usize);
+    // SAFETY: per the contract.
+    unsafe { for_each_centroid_item(index, meta, |item| spreads.push(read_spread(item))) };
     spreads
 }
 

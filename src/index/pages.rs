@@ -76,6 +76,26 @@ impl Payload {
     }
 }
 
+/// A vector page item: the heap TID, 2 zero bytes, the vector's element bytes.
+pub fn vector_item(heap: &pg_sys::ItemPointerData, elements: &[u8]) -> Vec<u8> {
+    let mut item = Vec::with_capacity(VECTOR_PREFIX + elements.len());
+    item.extend_from_slice(&tid_bytes(heap));
+    item.extend_from_slice(&[0, 0]);
+    item.extend_from_slice(elements);
+    item
+}
+
+/// A centroid page item: the list's head block, its spread, the centroid.
+pub fn centroid_item(head: pg_sys::BlockNumber, spread: f32, centroid: &[f32]) -> Vec<u8> {
+    let mut item = Vec::with_capacity(CENTROID_PREFIX + centroid.len() * 4);
+    item.extend_from_slice(&head.to_le_bytes());
+    item.extend_from_slice(&spread.to_le_bytes());
+    for value in centroid {
+        item.extend_from_slice(&value.to_le_bytes());
+    }
+    item
+}
+
 pub fn tid_bytes(tid: &pg_sys::ItemPointerData) -> [u8; 6] {
     let [a, b] = tid.ip_blkid.bi_hi.to_le_bytes();
     let [c, d] = tid.ip_blkid.bi_lo.to_le_bytes();

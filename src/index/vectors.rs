@@ -5,7 +5,7 @@ use crate::errors::raise;
 use crate::types::varlena::HEADER_SIZE;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use tasb_vecmath::distance::Elements;
-use tasb_vecmath::f16;
+use tasb_vecmath::{f16, half_conv};
 
 /// The element bytes of a vector Datum (detoasted into the current memory context).
 ///
@@ -54,8 +54,18 @@ pub fn as_elements(dims: usize, bytes: &[u8]) -> Elements<'_> {
 pub fn to_f32(elements: Elements) -> Vec<f32> {
     match elements {
         Elements::F32(v) => v.to_vec(),
-        Elements::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+        Elements::F16(v) => half_conv::f16_to_f32(v),
     }
+}
+
+/// The error for a vector too big for an index page.
+pub fn too_large(dims: usize) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!("a {dims}-dimensional vector does not fit on a tasb_ivf index page"),
+        None,
+        Some("tasb_ivf indexes up to 2,000 dimensions for tasbvec and 4,000 for tasbhalf."),
+    )
 }
 
 /// The error for a vector whose size differs from the index's.
