@@ -5,7 +5,7 @@ source "$(dirname "$0")/env.sh"
 
 PGRX_VERSION=0.18.1
 ORT_VERSION=1.32.0
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 clang libclang-dev sudo python3 python3-venv)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 clang libclang-dev sudo python3 python3-venv procps)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
