@@ -14,8 +14,8 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 use rayon::prelude::*;
 use tasb_index::ivf::{default_lists, encode_entry, KMEANS_ITERATIONS, TRAINING_ROWS_PER_LIST};
 use tasb_index::kmeans;
+use tasb_index::rng::Rng;
 use tasb_index::rotation::Rotation;
-use tasb_index::synthetic::Rng;
 use tasb_index::tune::{self, Calibration};
 
 pub const PHASE_LOADING: i64 = 2;

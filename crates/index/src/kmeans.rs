@@ -8,7 +8,7 @@
 //! 0.98 instead of 0.63 at 4 probes). Each list's centroid is the plain mean of its rows (so
 //! residuals are small), and a row belongs to the list whose centroid has the smallest angle to it.
 
-use crate::synthetic::Rng;
+use crate::rng::Rng;
 use crate::vector::dot;
 use rayon::prelude::*;
 

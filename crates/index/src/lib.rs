@@ -13,6 +13,7 @@ pub mod ivf;
 pub mod kmeans;
 pub mod memory;
 pub mod rabitq;
+pub mod rng;
 pub mod rotation;
 pub mod scan;
 pub mod synthetic;

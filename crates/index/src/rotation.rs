@@ -8,7 +8,7 @@
 //! at the end of the vector (the two blocks overlap, so after two rounds every output depends on
 //! every input). Cost is O(d log d) per vector, and it is rebuilt from a seed, not stored.
 
-use crate::synthetic::Rng;
+use crate::rng::Rng;
 
 const ROUNDS: usize = 4;
 

@@ -1,27 +1,7 @@
 //! Deterministic synthetic data for tests and measurements: clustered vectors whose norms vary
 //! like TAS-B's (8 to 12), as real embeddings are neither uniform nor unit length.
 
-/// splitmix64: a deterministic generator, so failures reproduce.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn uniform(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f32 {
-        let u = self.uniform().max(1e-7);
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f32::consts::PI * v).cos()
-    }
-}
+pub use crate::rng::Rng;
 
 /// n vectors with structure at two scales, like a corpus of topics within subjects: 32 subjects,
 /// about n/50 topics drawn around them, rows drawn around a topic, all sharing a common direction

@@ -13,8 +13,8 @@
 //! bench/index.py the build chose 62 of 212 there (recall@10 of the real queries 0.978) and 16 of
 //! 474 on 100,000 synthetic TAS-B-like vectors (recall@10 1.000).
 
+use crate::rng::Rng;
 use crate::scan::probe_order;
-use crate::synthetic::Rng;
 use crate::vector::dot;
 use rayon::prelude::*;
 
