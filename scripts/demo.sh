@@ -42,12 +42,18 @@ CREATE TABLE passages (id bigint PRIMARY KEY, body text NOT NULL, emb tasbvec(38
 \copy passages (id, body) FROM pstdin WITH (FORMAT text)
 -- The bulk path: batched model calls, a commit per batch, progress as it goes (resumable).
 CALL tasb_backfill('passages', 'body', 'emb');
+-- The index for ORDER BY emb <#> q: lists trained on the table, default probes chosen from its data.
+CREATE INDEX passages_emb ON passages USING tasb_ivf (emb);
+SELECT dims, lists, default_probes FROM tasb_ivf_stats('passages_emb'::regclass);
 -- From now on rows embed themselves on insert and on changes of their text.
 CREATE TRIGGER embed BEFORE INSERT OR UPDATE OF body ON passages
     FOR EACH ROW EXECUTE FUNCTION tasb_embed_trigger('body', 'emb');
 INSERT INTO passages (id, body) VALUES
     (1, 'Adult fleas live for two to three months on a host; without one they survive only about a week.');
 ANALYZE passages;
+-- 2,000 rows are few enough that the planner may prefer a sequential scan; show the index at work.
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM passages ORDER BY emb <#> tasb_encode('how long does a flea live') LIMIT 3;
 \echo
 \echo 'Query: how long does a flea live'
 SELECT id, round((-(emb <#> tasb_encode('how long does a flea live')))::numeric, 3) AS score,
