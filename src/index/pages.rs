@@ -215,9 +215,35 @@ pub fn has_room(page: pg_sys::Page, bytes: usize) -> bool {
 pub unsafe fn item<'a>(page: pg_sys::Page, offset: pg_sys::OffsetNumber) -> &'a [u8] {
     // SAFETY: per the contract the line pointer exists and points inside the page.
     unsafe {
+        let (start, len) = line_pointer(page, offset);
+        std::slice::from_raw_parts((page as *const u8).add(start), len)
+    }
+}
+
+/// (byte offset, length) of item `offset`, read from its line pointer as one 32-bit word: the
+/// bindings' bitfield getters assemble each field a bit at a time, which cost 6% of a scan.
+///
+/// # Safety
+/// As for [`item`].
+#[inline]
+unsafe fn line_pointer(page: pg_sys::Page, offset: pg_sys::OffsetNumber) -> (usize, usize) {
+    const _: () = assert!(size_of::<pg_sys::ItemIdData>() == 4);
+    // SAFETY: line pointers follow the page header, 4 bytes each; on little-endian targets C
+    // bitfields fill from the lowest bit, so ItemIdData is lp_off in bits 0-14, lp_flags in
+    // 15-16 and lp_len in 17-31.
+    #[cfg(target_endian = "little")]
+    unsafe {
+        let linp = (page as *const u8).add(std::mem::offset_of!(pg_sys::PageHeaderData, pd_linp));
+        let raw = (linp as *const u32)
+            .add(offset as usize - 1)
+            .read_unaligned();
+        ((raw & 0x7fff) as usize, (raw >> 17) as usize)
+    }
+    // SAFETY: per the contract the line pointer exists.
+    #[cfg(target_endian = "big")]
+    unsafe {
         let id = pg_sys::PageGetItemId(page, offset);
-        let len = (*id).lp_len() as usize;
-        std::slice::from_raw_parts(pg_sys::PageGetItem(page, id) as *const u8, len)
+        ((*id).lp_off() as usize, (*id).lp_len() as usize)
     }
 }
 

@@ -61,11 +61,14 @@ pub struct QueryLut {
     dims: usize,
     words: usize,
     /// For each 64-dimension word, QUERY_BITS planes (bit j of each quantised coordinate).
-    planes: Vec<u64>,
+    planes: Vec<[u64; QUERY_BITS]>,
     low: f32,
     step: f32,
     total: f32,
-    norm: f32,
+    /// EPSILON times |q|: the code's error term scales with the query's norm.
+    error_scale: f32,
+    /// Bound on the quantised query's rounding error in the signed sum, per unit of `factor`.
+    rounding: f32,
     popcnt: bool,
 }
 
@@ -84,16 +87,16 @@ impl QueryLut {
         } else {
             1.0
         };
-        let mut planes = vec![0u64; words * QUERY_BITS];
+        let mut planes = vec![[0u64; QUERY_BITS]; words];
         // The total of the quantised query, so that the signed sum's rounding error has mean 0
         // over codes (the sum over set bits minus the sum over clear bits, both quantised).
         let mut total = 0.0f32;
         for (i, &v) in rotated_query.iter().enumerate() {
             let level = ((v - low) / step).round().clamp(0.0, levels) as u32;
             total += low + step * level as f32;
-            for j in 0..QUERY_BITS {
+            for (j, plane) in planes[i / 64].iter_mut().enumerate() {
                 if level >> j & 1 == 1 {
-                    planes[(i / 64) * QUERY_BITS + j] |= 1 << (i % 64);
+                    *plane |= 1 << (i % 64);
                 }
             }
         }
@@ -104,7 +107,11 @@ impl QueryLut {
             low,
             step,
             total,
-            norm: rotated_query.iter().map(|v| v * v).sum::<f32>().sqrt(),
+            error_scale: EPSILON * rotated_query.iter().map(|v| v * v).sum::<f32>().sqrt(),
+            // Rounding errors are uniform in +-step/2 and independent: EPSILON standard
+            // deviations of their sum over the set bits (at most all of them, which spares a
+            // square root per code), doubled for the signed sum.
+            rounding: 2.0 * EPSILON * step * (dims as f32 / 12.0).sqrt(),
             popcnt: has_popcnt(),
         }
     }
@@ -130,27 +137,41 @@ impl QueryLut {
             code[bits + 6],
             code[bits + 7],
         ]);
-        // Rounding errors are uniform in +-step/2 and independent: EPSILON standard deviations
-        // of their sum over the set bits, doubled for the signed sum.
-        let rounding = 2.0 * EPSILON * self.step * (count as f32 / 12.0).sqrt();
         (
             factor * signed,
-            EPSILON * error * self.norm + factor.abs() * rounding,
+            self.error_scale * error + factor.abs() * self.rounding,
         )
     }
 
+    /// (number of set bits, sum of the quantised levels over them). One popcount total per plane
+    /// rather than one running sum, so the popcounts of a word are independent of each other.
     #[inline(always)]
     fn sums(&self, bits: &[u8]) -> (u32, u32) {
         let mut count = 0u32;
-        let mut weighted = 0u32;
-        for w in 0..self.words {
-            let word = word_at(bits, w);
+        let mut per_plane = [0u32; QUERY_BITS];
+        let mut add = |word: u64, planes: &[u64; QUERY_BITS]| {
             count += word.count_ones();
-            let planes = &self.planes[w * QUERY_BITS..(w + 1) * QUERY_BITS];
-            for (j, plane) in planes.iter().enumerate() {
-                weighted += (word & plane).count_ones() << j;
+            for (total, plane) in per_plane.iter_mut().zip(planes) {
+                *total += (word & plane).count_ones();
             }
+        };
+        let mut chunks = bits.chunks_exact(8);
+        for (chunk, planes) in (&mut chunks).zip(&self.planes) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            add(u64::from_le_bytes(word), planes);
         }
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut word = [0u8; 8];
+            word[..tail.len()].copy_from_slice(tail);
+            add(u64::from_le_bytes(word), &self.planes[self.words - 1]);
+        }
+        let weighted = per_plane
+            .iter()
+            .enumerate()
+            .map(|(j, total)| total << j)
+            .sum();
         (count, weighted)
     }
 
@@ -163,19 +184,6 @@ impl QueryLut {
     #[cfg(not(target_arch = "x86_64"))]
     unsafe fn sums_popcnt(&self, bits: &[u8]) -> (u32, u32) {
         self.sums(bits)
-    }
-}
-
-/// The `w`th 64 bits of a code (zero-padded past its end).
-#[inline(always)]
-fn word_at(bits: &[u8], w: usize) -> u64 {
-    let start = w * 8;
-    if start + 8 <= bits.len() {
-        u64::from_le_bytes(bits[start..start + 8].try_into().unwrap_or([0; 8]))
-    } else {
-        let mut buf = [0u8; 8];
-        buf[..bits.len() - start].copy_from_slice(&bits[start..]);
-        u64::from_le_bytes(buf)
     }
 }
 

@@ -81,6 +81,10 @@ pub fn probe_order(
         .collect()
 }
 
+/// How many results a scan expects to be asked for before it is stopped (LIMIT is not passed to
+/// index scans; 10 is the common case). Only a speed assumption: asking for more stays correct.
+const EXPECTED_RESULTS: usize = 10;
+
 pub struct Scan<P> {
     query: Vec<f32>,
     lut: QueryLut,
@@ -88,7 +92,16 @@ pub struct Scan<P> {
     order: Vec<(u32, f32)>,
     probed: usize,
     probes_per_round: usize,
+    /// Candidates by upper bound, best first.
     candidates: BinaryHeap<Ranked<P>>,
+    /// Candidates whose upper bound was below [`EXPECTED_RESULTS`] other candidates' lower bounds
+    /// when pushed: they cannot be among the first results, so they wait unordered (an append
+    /// instead of a heap insert) until a scan asks for more results than that.
+    deferred: Vec<Ranked<P>>,
+    /// The best upper bound in `deferred`.
+    deferred_best: f32,
+    /// The [`EXPECTED_RESULTS`] best lower bounds pushed so far, worst on top.
+    lower_bounds: BinaryHeap<std::cmp::Reverse<Ranked<()>>>,
     exact: BinaryHeap<Ranked<P>>,
     reranked: usize,
 }
@@ -113,6 +126,9 @@ impl<P> Scan<P> {
             probed: 0,
             probes_per_round: probes.max(1),
             candidates: BinaryHeap::new(),
+            deferred: Vec::new(),
+            deferred_best: f32::NEG_INFINITY,
+            lower_bounds: BinaryHeap::with_capacity(EXPECTED_RESULTS + 1),
             exact: BinaryHeap::new(),
             reranked: 0,
         }
@@ -132,16 +148,51 @@ impl<P> Scan<P> {
     #[inline]
     pub fn push(&mut self, base: f32, code: &[u8], payload: P) {
         let (estimate, bound) = self.lut.estimate(code);
-        self.candidates.push(Ranked {
-            key: base + estimate + bound,
+        let upper = base + estimate + bound;
+        let candidate = Ranked {
+            key: upper,
             payload,
-        });
+        };
+        // Upper bounds below the EXPECTED_RESULTS-th best lower bound wait unordered.
+        let threshold = if self.lower_bounds.len() == EXPECTED_RESULTS {
+            self.lower_bounds
+                .peek()
+                .map_or(f32::NEG_INFINITY, |w| w.0.key)
+        } else {
+            f32::NEG_INFINITY
+        };
+        if upper < threshold {
+            self.deferred_best = self.deferred_best.max(upper);
+            self.deferred.push(candidate);
+            return;
+        }
+        let lower = base + estimate - bound;
+        if lower > threshold {
+            self.lower_bounds.push(std::cmp::Reverse(Ranked {
+                key: lower,
+                payload: (),
+            }));
+            if self.lower_bounds.len() > EXPECTED_RESULTS {
+                self.lower_bounds.pop();
+            }
+        }
+        self.candidates.push(candidate);
+    }
+
+    /// Moves the deferred candidates into the ordered ones once the scan reaches their bounds.
+    fn undefer_if_needed(&mut self) {
+        let best = self.candidates.peek().map_or(f32::NEG_INFINITY, |c| c.key);
+        if !self.deferred.is_empty() && self.deferred_best >= best {
+            self.candidates.extend(self.deferred.drain(..));
+            self.deferred_best = f32::NEG_INFINITY;
+        }
     }
 
     /// Advances the scan. `exact_score` returns the exact dot product of the query with an
     /// entry's vector, or None when the vector is gone (the entry is then skipped).
     pub fn next(&mut self, mut exact_score: impl FnMut(&P) -> Option<f32>) -> Step<P> {
         loop {
+            self.undefer_if_needed();
             let best_bound = self.candidates.peek().map(|c| c.key);
             if let Some(top) = self.exact.peek() {
                 if best_bound.is_none_or(|bound| top.key >= bound) {

@@ -119,3 +119,20 @@ fn results_are_exact_within_probed_lists_when_all_are_probed() {
         assert!(reranked < 3000 / 4, "re-ranked {reranked} of 3000");
     }
 }
+
+#[test]
+fn results_past_the_first_ten_stay_exact_and_ordered() {
+    // Scans defer candidates that cannot be in the first ten; asking for 100 must bring them back.
+    let mut rng = Rng(6);
+    let data = dataset(&mut rng, 3000, DIMS);
+    let index = MemoryIndex::build(DIMS, &data, 30);
+    for q in &queries(&mut rng, &data, 10) {
+        let (results, _) = index.search(q, 30, 100);
+        assert!(results.windows(2).all(|w| w[0].1 >= w[1].1));
+        let mut ids: Vec<u32> = results.iter().map(|r| r.0).collect();
+        let mut truth = exact_top(&data, DIMS, q, 100);
+        ids.sort();
+        truth.sort();
+        assert_eq!(ids, truth);
+    }
+}
