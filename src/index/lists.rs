@@ -78,15 +78,30 @@ pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
     out
 }
 
-/// Each list's spread (largest residual norm), read fresh: inserts raise them.
+/// Each list's spread (largest residual norm) and first page, read fresh: inserts raise spreads
+/// and put new pages at list heads.
+pub struct Directory {
+    pub spreads: Vec<f32>,
+    pub heads: Vec<pg_sys::BlockNumber>,
+}
+
+/// Reads the [`Directory`] in one walk over the centroid pages.
 ///
 /// # Safety
 /// As for [`for_each_centroid_item`].
-pub unsafe fn spreads(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
-    let mut spreads = Vec::with_capacity(meta.lists as usize);
+pub unsafe fn directory(index: pg_sys::Relation, meta: &Meta) -> Directory {
+    let mut directory = Directory {
+        spreads: Vec::with_capacity(meta.lists as usize),
+        heads: Vec::with_capacity(meta.lists as usize),
+    };
     // SAFETY: per the contract.
-    unsafe { for_each_centroid_item(index, meta, |item| spreads.push(read_spread(item))) };
-    spreads
+    unsafe {
+        for_each_centroid_item(index, meta, |item| {
+            directory.spreads.push(read_spread(item));
+            directory.heads.push(read_head(item));
+        })
+    };
+    directory
 }
 
 /// The first page of a list (INVALID_BLOCK when empty).

@@ -15,6 +15,9 @@ use tasb_vecmath::distance::{self, Elements};
 
 struct Active {
     meta: Meta,
+    /// Each list's first page as of the rescan: every entry of a row the scan's snapshot can see
+    /// was added before then, and pages are only ever put in front of a list.
+    heads: Vec<pg_sys::BlockNumber>,
     query: Vec<f32>,
     scan: Scan<Payload>,
 }
@@ -70,11 +73,18 @@ pub unsafe extern "C-unwind" fn amrescan(
             vec![0.0; dims]
         };
         let shape = cache::shape(index, &meta);
-        let spreads = lists::spreads(index, &meta);
+        let directory = lists::directory(index, &meta);
         let probes = probes(&meta);
-        let scan_order = Scan::new(&query, &shape.rotation, &shape.centroids, &spreads, probes);
+        let scan_order = Scan::new(
+            &query,
+            &shape.rotation,
+            &shape.centroids,
+            &directory.spreads,
+            probes,
+        );
         state.active = Some(Active {
             meta,
+            heads: directory.heads,
             query,
             scan: scan_order,
         });
@@ -108,7 +118,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 }
                 Step::ReadLists(lists) => {
                     for (list, base) in lists {
-                        read_list(index, &active.meta, list, base, &mut active.scan);
+                        let head = active.heads[list as usize];
+                        read_list(index, &active.meta, head, base, &mut active.scan);
                     }
                 }
                 Step::Done => return false,
@@ -117,11 +128,11 @@ pub unsafe extern "C-unwind" fn amgettuple(
     }
 }
 
-/// Feeds every entry of `list` to the scan.
+/// Feeds every entry of the list starting at page `head` to the scan.
 unsafe fn read_list(
     index: pg_sys::Relation,
     meta: &Meta,
-    list: u32,
+    head: pg_sys::BlockNumber,
     base: f32,
     scan: &mut Scan<Payload>,
 ) {
@@ -129,7 +140,7 @@ unsafe fn read_list(
     // SAFETY: list pages are read under share locks, one at a time, following `next` links that
     // only ever point at older list pages.
     unsafe {
-        let mut block = lists::head(index, meta, list);
+        let mut block = head;
         while block != pages::INVALID_BLOCK {
             pgrx::check_for_interrupts!();
             let buffer = pages::lock(index, block, pg_sys::BUFFER_LOCK_SHARE);
