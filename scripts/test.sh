@@ -43,6 +43,9 @@ tests/async.sh 2>&1 | tee -a "$log_file"
 log "tasb_ivf index under concurrency, kill -9 during inserts and during a build"
 tests/ivf_stress.sh 2>&1 | tee -a "$log_file"
 
+log "tasb_ivf on a streaming-replication standby"
+tests/ivf_standby.sh 2>&1 | tee -a "$log_file"
+
 passed=$(grep -Eo '[0-9]+ passed' "$log_file" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log_file" | awk '{s += $1} END {print s + 0}')
 echo "all: $passed passed, $failed failed"
