@@ -332,7 +332,11 @@ unsafe fn append_entry(
         *head = current.flush(index);
         let mut fresh = PageImage::new(KIND_LIST);
         if pages::add_item(fresh.page(), entry).is_none() {
-            too_large(entry.len());
+            // Unreachable: an entry is a code and a payload, at most 520 bytes (4,000 dimensions).
+            pgrx::error!(
+                "tasb_ivf: a {}-byte list entry does not fit on an empty page",
+                entry.len()
+            );
         }
         *image = Some(fresh);
     }
