@@ -12,8 +12,9 @@ Data sets:
 For each index: build time (CREATE INDEX, maintenance_work_mem and parallel workers as given), index
 size, then for each query-time setting recall@10 against numpy's exact answer and latency of
 `SELECT id FROM t ORDER BY emb <#> $1 LIMIT 10` as a prepared statement from one client (p50, p99,
-QPS = 1000 / mean ms). Prints markdown tables and, per index, the fastest setting with recall@10 >=
-0.95.
+QPS = 1000 / mean ms). All indexes are built first (one table each), then swept in --passes
+alternating passes; each setting reports its fastest pass (the machine's speed drifts over
+minutes). Prints markdown tables and, per index, the fastest setting with recall@10 >= 0.95.
 """
 import argparse
 import os
@@ -141,17 +142,18 @@ def run_dataset(conn, label, data, query_vectors, pgvector, args):
           f"{len(query_vectors)} queries\n", flush=True)
     truth = [np.argsort(-(data @ q), kind="stable")[:10].tolist() for q in query_vectors]
     queries = [literal(q) for q in query_vectors]
-    indexes = [("tasb_ivf", "bench_ix_tasb", "tasbvec", "tasbvec_ip_ops", f"WITH (lists = {lists})" if lists else "")
-               for lists in args.tasb_lists]
-    load(conn, "bench_ix_tasb", "tasbvec", data)
+    # One table per index: all of them exist during the sweeps, and the planner must not choose
+    # between two indexes of one table.
+    indexes = [("tasb_ivf", f"bench_ix_tasb{i or ''}", "tasbvec", "tasbvec_ip_ops",
+                f"WITH (lists = {lists})" if lists else "")
+               for i, lists in enumerate(args.tasb_lists)]
     if pgvector and not args.tasb_only:
-        load(conn, "bench_ix_pgv", "vector", data)
         indexes += [("hnsw", "bench_ix_pgv", "vector", "vector_ip_ops", ""),
-                    ("ivfflat", "bench_ix_pgv", "vector", "vector_ip_ops",
+                    ("ivfflat", "bench_ix_pgv_ivfflat", "vector", "vector_ip_ops",
                      f"WITH (lists = {max(1, n // 1000)})")]
-    print("| index | build | size | setting | recall@10 | QPS | p50 | p99 |")
-    print("|---|---|---|---|---|---|---|---|")
-    best = {}
+    for _, table, sql_type, _, _ in indexes:
+        load(conn, table, sql_type, data)
+    built = []
     for method, table, sql_type, opclass, with_clause in indexes:
         name, seconds, size = build(conn, table, method, opclass, with_clause, args)
         label_method = method + (f" ({with_clause[6:-1]})" if with_clause else "")
@@ -161,14 +163,29 @@ def run_dataset(conn, label, data, query_vectors, pgvector, args):
                 cur.execute(f"SELECT default_probes FROM tasb_ivf_stats('{name}'::regclass)")
                 shown[0] = f"default ({cur.fetchone()[0]})"
             conn.commit()
-        for setting, recall, qps, p50, p99 in sweep(conn, table, sql_type, method, queries, truth):
+        built.append((method, table, sql_type, name, seconds, size, label_method, shown))
+    # The machine's speed drifts (a shared VM): every index is swept once per pass, passes
+    # alternate between the indexes, and each setting reports its fastest pass.
+    fastest = {}
+    for _ in range(args.passes):
+        for method, table, sql_type, name, *_ in built:
+            for setting, recall, qps, p50, p99 in sweep(conn, table, sql_type, method, queries, truth):
+                key = (name, setting)
+                if key not in fastest or qps > fastest[key][1]:
+                    fastest[key] = (recall, qps, p50, p99)
+    print("| index | build | size | setting | recall@10 | QPS | p50 | p99 |")
+    print("|---|---|---|---|---|---|---|---|")
+    best = {}
+    for method, table, sql_type, name, seconds, size, label_method, shown in built:
+        for setting in SWEEPS[method][1]:
+            recall, qps, p50, p99 = fastest[(name, setting)]
             print(f"| {label_method} | {seconds:.1f} s | {size / 2**20:.0f} MB | "
                   f"{SWEEPS[method][0]} = {shown.get(setting, setting)} "
                   f"| {recall:.3f} | {qps:.0f} | {p50:.2f} ms | {p99:.2f} ms |", flush=True)
             if recall >= 0.95 and qps > best.get(label_method, (0, 0, 0, 0))[1]:
                 best[label_method] = (setting, qps, recall, seconds)
         with conn.cursor() as cur:
-            cur.execute(f"DROP INDEX {name}")
+            cur.execute(f"DROP TABLE {table}")
         conn.commit()
     print("\nFastest setting with recall@10 >= 0.95:")
     for label, (setting, qps, recall, seconds) in best.items():
@@ -192,6 +209,8 @@ def main():
     ap.add_argument("--tasb-lists", type=lambda v: [int(x) for x in v.split(",")], default=[0],
                     help="comma-separated tasb_ivf list counts to build in turn (0: its default)")
     ap.add_argument("--tasb-only", action="store_true", help="skip pgvector's indexes")
+    ap.add_argument("--passes", type=int, default=2,
+                    help="sweeps of every index, alternating; each setting reports its fastest pass")
     args = ap.parse_args()
 
     conn = psycopg.connect(args.dsn)
@@ -229,7 +248,7 @@ def main():
             run_dataset(conn, f"MS MARCO encoded by tasb_encode_batch ({os.path.basename(args.model_dir)})",
                         corpus, queries, pgvector, args)
     with conn.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS bench_ix_tasb, bench_ix_pgv")
+        cur.execute("DROP TABLE IF EXISTS bench_ix_tasb, bench_ix_pgv, bench_ix_pgv_ivfflat")
     conn.commit()
 
 
