@@ -6,12 +6,8 @@
 set -uo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 
-passed=0
-failed=0
-check() {  # check NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then echo "ok      async: $1"; passed=$((passed + 1));
-    else echo "FAILED  async: $1 (expected $2, got $3)"; failed=$((failed + 1)); fi
-}
+CHECKS=async
+source "$(dirname "$0")/checks.sh"
 q() { tasb_psql -X -q -At -d tasb -v ON_ERROR_STOP=1 -c "$1"; }
 wait_drained() {  # until no row is pending, at most 120 s
     for _ in $(seq 240); do
@@ -75,5 +71,4 @@ check "their vectors equal tasb_encode(body)" 0 "$(wrong_vectors)"
 check "no failures recorded" "0|" "$(q "SELECT rows_failed || '|' || coalesce(last_error, '') FROM tasb_embed_async_status")"
 
 tasb_psql -q -d postgres -c "ALTER SYSTEM RESET tasb.model_dir" -c "SELECT pg_reload_conf()" >/dev/null
-echo "async: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report_checks

@@ -10,12 +10,8 @@ bindir="$(pg_bindir)"
 STANDBY_PORT=$((TASB_PORT + 1))
 STANDBY_DATA="$TASB_HOME/standby"
 
-passed=0
-failed=0
-check() {  # check NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then echo "ok      standby: $1"; passed=$((passed + 1));
-    else echo "FAILED  standby: $1 (expected $2, got $3)"; failed=$((failed + 1)); fi
-}
+CHECKS=standby
+source "$(dirname "$0")/checks.sh"
 on_primary() { PGOPTIONS="-c client_min_messages=warning -c jit=off" tasb_psql -X -q -At -d "$DB" -v ON_ERROR_STOP=1 -c "$1"; }
 on_standby() {
     PGOPTIONS="-c client_min_messages=warning -c jit=off" "$bindir/psql" -X -q -At -h "$TASB_SOCKET_DIR" \
@@ -94,5 +90,4 @@ compare "after REINDEX"
 
 stop_standby
 tasb_psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null
-echo "standby: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report_checks

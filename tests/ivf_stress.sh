@@ -12,12 +12,8 @@ source "$(dirname "$0")/../scripts/env.sh"
 DB=tasb_ivf_stress
 bindir="$(pg_bindir)"
 
-passed=0
-failed=0
-check() {  # check NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then echo "ok      ivf: $1"; passed=$((passed + 1));
-    else echo "FAILED  ivf: $1 (expected $2, got $3)"; failed=$((failed + 1)); fi
-}
+CHECKS=ivf
+source "$(dirname "$0")/checks.sh"
 q() { PGOPTIONS="-c client_min_messages=warning -c jit=off" tasb_psql -X -q -At -d "$DB" -v ON_ERROR_STOP=1 -c "$1"; }
 
 # Every live row exactly once through the index, and recall@10 against sequential scans.
@@ -162,5 +158,4 @@ check_index "with the rebuilt index"
 
 rm -rf "$work"
 tasb_psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null
-echo "ivf: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report_checks
