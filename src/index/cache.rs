@@ -1,9 +1,11 @@
-//! A per-backend cache of each index's centroids and rotation, which never change once written
-//! (an index gets a new relfilenode on REINDEX or TRUNCATE, and its first list when an empty index
-//! gets its first row, both part of the key). Without it every query decoded all centroids
-//! (474 x 768 floats at 100,000 rows). List spreads do change, so they are always read fresh.
+//! Per-backend caches of each index's centroids and rotation, which never change once written
+//! (an index gets a new build on REINDEX or TRUNCATE, and its first list when an empty index
+//! gets its first row, both part of the key), and of its list heads and spreads, which inserts
+//! change and announce by raising the meta page's directory epoch. Without them every query
+//! decoded all centroids (474 x 768 floats at 100,000 rows) and walked every centroid page for the
+//! heads and spreads (237 page locks at 100,000 x 768; 750 at a million rows).
 
-use super::lists;
+use super::lists::{self, Directory};
 use super::pages::Meta;
 use pgrx::pg_sys;
 use std::cell::RefCell;
@@ -17,13 +19,72 @@ pub struct Shape {
     pub rotation: Rotation,
 }
 
-type Key = (u32, u32, u32, u32, u32); // tablespace, database, relfilenode, lists, dims
+type Key = (u32, u32, u32, u32, u32, u64); // tablespace, database, relfilenode, lists, dims, build
 
 const CAPACITY: usize = 8;
 
+/// Entries, most recently used first.
+type Lru<K, V> = RefCell<Vec<(K, Rc<V>)>>;
+
 thread_local! {
     // Backends are single-threaded; most recently used first.
-    static CACHE: RefCell<Vec<(Key, Rc<Shape>)>> = const { RefCell::new(Vec::new()) };
+    static CACHE: Lru<Key, Shape> = const { RefCell::new(Vec::new()) };
+    static DIRECTORIES: Lru<(Key, u64), Directory> = const { RefCell::new(Vec::new()) };
+}
+
+/// # Safety
+/// `index` is an open relation.
+unsafe fn key(index: pg_sys::Relation, meta: &Meta) -> Key {
+    // SAFETY: an open relation's rd_node is valid.
+    let node = unsafe { (*index).rd_node };
+    (
+        node.spcNode.to_u32(),
+        node.dbNode.to_u32(),
+        node.relNode.to_u32(),
+        meta.lists,
+        meta.dims,
+        meta.build_id,
+    )
+}
+
+/// Most-recently-used lookup, or `make` and remember.
+fn cached<K: PartialEq + Copy, V>(
+    cache: &'static std::thread::LocalKey<Lru<K, V>>,
+    key: K,
+    make: impl FnOnce() -> V,
+) -> Rc<V> {
+    let found = cache.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let position = cache.iter().position(|(k, _)| *k == key)?;
+        let entry = cache.remove(position);
+        let value = entry.1.clone();
+        cache.insert(0, entry);
+        Some(value)
+    });
+    if let Some(found) = found {
+        return found;
+    }
+    let value = Rc::new(make());
+    cache.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache.insert(0, (key, value.clone()));
+        cache.truncate(CAPACITY);
+    });
+    value
+}
+
+/// The index's list heads and spreads as of `meta`'s directory epoch.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index and `meta` was read from it before this call (a directory
+/// read after the meta holds every change whose epoch the meta shows).
+pub unsafe fn directory(index: pg_sys::Relation, meta: &Meta) -> Rc<Directory> {
+    // SAFETY: per the contract.
+    let key = (unsafe { key(index, meta) }, meta.directory_epoch);
+    // SAFETY: per the contract.
+    cached(&DIRECTORIES, key, || unsafe {
+        lists::directory(index, meta)
+    })
 }
 
 /// The index's centroids and rotation.
@@ -31,37 +92,16 @@ thread_local! {
 /// # Safety
 /// `index` is an open tasb_ivf index and `meta` its current meta, with at least one list.
 pub unsafe fn shape(index: pg_sys::Relation, meta: &Meta) -> Rc<Shape> {
-    // SAFETY: an open relation's rd_node is valid.
-    let node = unsafe { (*index).rd_node };
-    let key = (
-        node.spcNode.to_u32(),
-        node.dbNode.to_u32(),
-        node.relNode.to_u32(),
-        meta.lists,
-        meta.dims,
-    );
-    if let Some(found) = CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let position = cache.iter().position(|(k, _)| *k == key)?;
-        let entry = cache.remove(position);
-        let shape = entry.1.clone();
-        cache.insert(0, entry);
-        Some(shape)
-    }) {
-        return found;
-    }
     // SAFETY: per the contract.
-    let centroids = unsafe { lists::centroids(index, meta) };
-    let dims = meta.dims as usize;
-    let shape = Rc::new(Shape {
-        inverse_norms: kmeans::inverse_norms(&centroids, dims),
-        centroids,
-        rotation: Rotation::new(dims, meta.rotation_seed),
-    });
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        cache.insert(0, (key, shape.clone()));
-        cache.truncate(CAPACITY);
-    });
-    shape
+    let key = unsafe { key(index, meta) };
+    cached(&CACHE, key, || {
+        // SAFETY: per the contract.
+        let centroids = unsafe { lists::centroids(index, meta) };
+        let dims = meta.dims as usize;
+        Shape {
+            inverse_norms: kmeans::inverse_norms(&centroids, dims),
+            centroids,
+            rotation: Rotation::new(dims, meta.rotation_seed),
+        }
+    })
 }

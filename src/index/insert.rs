@@ -157,7 +157,8 @@ unsafe fn add_entry(
             pages::add_item(page, entry);
             new_head = Some(pg_sys::BufferGetBlockNumber(fresh));
         }
-        if new_head.is_some() || wider {
+        let directory_changed = new_head.is_some() || wider;
+        if directory_changed {
             let centroid_page = wal.page(centroid, false);
             let id = pg_sys::PageGetItemId(centroid_page, offset);
             let target = pg_sys::PageGetItem(centroid_page, id) as *mut u8;
@@ -173,5 +174,25 @@ unsafe fn add_entry(
             pg_sys::UnlockReleaseBuffer(buffer);
         }
         pg_sys::UnlockReleaseBuffer(centroid);
+        if directory_changed {
+            raise_directory_epoch(index);
+        }
+    }
+}
+
+/// Tells scans that cached list heads and spreads are stale. Done after the change and before
+/// this row's transaction can commit, so a scan whose snapshot sees the row also sees the new
+/// epoch; a scan between the two may miss only rows it cannot see.
+unsafe fn raise_directory_epoch(index: pg_sys::Relation) {
+    // SAFETY: the meta page is locked alone (no other lock held), changed through generic WAL.
+    unsafe {
+        let meta_buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let mut meta = pages::read_meta(pg_sys::BufferGetPage(meta_buffer))
+            .unwrap_or_else(|| lists::not_an_index());
+        meta.directory_epoch += 1;
+        let mut wal = WalRecord::start(index);
+        pages::write_meta(wal.page(meta_buffer, false), &meta);
+        wal.finish();
+        pg_sys::UnlockReleaseBuffer(meta_buffer);
     }
 }

@@ -18,7 +18,7 @@ use std::mem::size_of;
 pub const META_BLOCK: pg_sys::BlockNumber = 0;
 pub const INVALID_BLOCK: pg_sys::BlockNumber = pg_sys::InvalidBlockNumber;
 const MAGIC: u32 = 0x7461_7362; // "tasb"
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 pub const KIND_META: u16 = 1;
 pub const KIND_VECTOR: u16 = 2;
@@ -40,6 +40,12 @@ pub struct Meta {
     /// Probes chosen by the build for this data (0: none yet; see tasb_index::tune).
     pub default_probes: u32,
     pub rotation_seed: u64,
+    /// Different for every build, so per-backend caches never mistake one index for another that
+    /// reuses its relfilenode.
+    pub build_id: u64,
+    /// Raised after an insert changes a list's head page or spread: scans reuse the list heads
+    /// and spreads they read last while it stays the same (see [`super::cache::directory`]).
+    pub directory_epoch: u64,
 }
 
 #[repr(C)]
@@ -182,7 +188,17 @@ pub fn new_meta(dims: u32) -> Meta {
         vector_tail: INVALID_BLOCK,
         default_probes: 0,
         rotation_seed: tasb_index::ivf::ROTATION_SEED,
+        build_id: new_build_id(),
+        directory_epoch: 0,
     }
+}
+
+/// The clock's nanoseconds mixed with the process id: unique enough to tell builds apart.
+fn new_build_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 40)
 }
 
 /// Adds an item; None when the page is full.

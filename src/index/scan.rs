@@ -4,20 +4,22 @@
 //! rows until the whole index has been read.
 
 use super::cache;
-use super::lists;
+use super::lists::{self, Directory};
 use super::options::probes;
 use super::pages::{self, Meta, Payload, VECTOR_PREFIX};
 use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
 use pgrx::{pg_sys, PgMemoryContexts};
+use std::rc::Rc;
 use tasb_index::rabitq::code_bytes;
 use tasb_index::{Scan, Step};
 use tasb_vecmath::distance::{self, Elements};
 
 struct Active {
     meta: Meta,
-    /// Each list's first page as of the rescan: every entry of a row the scan's snapshot can see
-    /// was added before then, and pages are only ever put in front of a list.
-    heads: Vec<pg_sys::BlockNumber>,
+    /// Each list's first page and spread as of the directory epoch the rescan read: every entry
+    /// of a row the scan's snapshot can see was added, and any new head page announced, before
+    /// then; pages are only ever put in front of a list.
+    directory: Rc<Directory>,
     query: Vec<f32>,
     scan: Scan<Payload>,
 }
@@ -73,7 +75,7 @@ pub unsafe extern "C-unwind" fn amrescan(
             vec![0.0; dims]
         };
         let shape = cache::shape(index, &meta);
-        let directory = lists::directory(index, &meta);
+        let directory = cache::directory(index, &meta);
         let probes = probes(&meta);
         let scan_order = Scan::new(
             &query,
@@ -84,7 +86,7 @@ pub unsafe extern "C-unwind" fn amrescan(
         );
         state.active = Some(Active {
             meta,
-            heads: directory.heads,
+            directory,
             query,
             scan: scan_order,
         });
@@ -118,7 +120,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 }
                 Step::ReadLists(lists) => {
                     for (list, base) in lists {
-                        let head = active.heads[list as usize];
+                        let head = active.directory.heads[list as usize];
                         read_list(index, &active.meta, head, base, &mut active.scan);
                     }
                 }
