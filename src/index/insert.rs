@@ -119,7 +119,9 @@ unsafe fn append_vector(
 
 /// Adds an entry at the head of `list`: into the head page if it has room, else into a new head
 /// page linked to the old one; raises the list's spread when this residual is wider. The centroid
-/// page's lock serialises inserts into its lists.
+/// page's lock serialises inserts into its lists. A new head or a wider spread also raises the meta
+/// page's directory epoch in the same WAL record, so scans drop their cached heads and spreads
+/// (see [`super::cache::directory`]) before this row can commit, and no crash can separate the two.
 unsafe fn add_entry(
     index: pg_sys::Relation,
     meta: &pages::Meta,
@@ -128,8 +130,11 @@ unsafe fn add_entry(
     spread: f32,
 ) {
     let (block, offset) = centroid_location(meta, list);
-    // SAFETY: lock order centroid page, then list page; both released below. Centroid items are
-    // changed in place on the WAL record's page copy (fixed size, so nothing moves).
+    // SAFETY: lock order centroid page, then list page, then (when the directory changes) the
+    // meta page; all released below. Nobody waits for a centroid or list page while holding the
+    // meta page: append_vector holds it only while locking vector pages and, for an empty
+    // index's first row, a centroid page it has just created. Centroid items are changed in place
+    // on the WAL record's page copy (fixed size, so nothing moves).
     unsafe {
         let centroid = pages::lock(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         let item = pages::item(pg_sys::BufferGetPage(centroid), offset);
@@ -157,8 +162,8 @@ unsafe fn add_entry(
             pages::add_item(page, entry);
             new_head = Some(pg_sys::BufferGetBlockNumber(fresh));
         }
-        let directory_changed = new_head.is_some() || wider;
-        if directory_changed {
+        let mut meta_buffer = None;
+        if new_head.is_some() || wider {
             let centroid_page = wal.page(centroid, false);
             let id = pg_sys::PageGetItemId(centroid_page, offset);
             let target = pg_sys::PageGetItem(centroid_page, id) as *mut u8;
@@ -168,31 +173,17 @@ unsafe fn add_entry(
             if wider {
                 std::ptr::copy_nonoverlapping(spread.to_le_bytes().as_ptr(), target.add(4), 4);
             }
+            let buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            meta_buffer = Some(buffer);
+            let meta_page = wal.page(buffer, false);
+            let mut current = pages::read_meta(meta_page).unwrap_or_else(|| lists::not_an_index());
+            current.directory_epoch += 1;
+            pages::write_meta(meta_page, &current);
         }
         wal.finish();
-        if let Some(buffer) = held {
+        for buffer in [held, meta_buffer].into_iter().flatten() {
             pg_sys::UnlockReleaseBuffer(buffer);
         }
         pg_sys::UnlockReleaseBuffer(centroid);
-        if directory_changed {
-            raise_directory_epoch(index);
-        }
-    }
-}
-
-/// Tells scans that cached list heads and spreads are stale. Done after the change and before
-/// this row's transaction can commit, so a scan whose snapshot sees the row also sees the new
-/// epoch; a scan between the two may miss only rows it cannot see.
-unsafe fn raise_directory_epoch(index: pg_sys::Relation) {
-    // SAFETY: the meta page is locked alone (no other lock held), changed through generic WAL.
-    unsafe {
-        let meta_buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        let mut meta = pages::read_meta(pg_sys::BufferGetPage(meta_buffer))
-            .unwrap_or_else(|| lists::not_an_index());
-        meta.directory_epoch += 1;
-        let mut wal = WalRecord::start(index);
-        pages::write_meta(wal.page(meta_buffer, false), &meta);
-        wal.finish();
-        pg_sys::UnlockReleaseBuffer(meta_buffer);
     }
 }

@@ -98,6 +98,11 @@ RESET enable_seqscan;
 INSERT INTO docs SELECT i, (i / 40) % 20, noisy(c, 0.8, 8 + 4 * random())
     FROM generate_series(8001, 12000) i JOIN topics ON t = 1 + i % 40;
 SELECT recall() >= 0.95 AS insert_recall_ok;
+-- This session's earlier scans cached the list heads: the inserts' new head pages must show.
+SET enable_seqscan = off;
+SELECT count(*) AS every_row_after_inserts FROM (
+    SELECT id FROM docs ORDER BY emb <#> (SELECT v FROM queries WHERE q = 4)) s;
+RESET enable_seqscan;
 
 -- Deletes plus VACUUM: entries of deleted rows go, recall stays, the index counts the live rows.
 DELETE FROM docs WHERE id % 3 = 0;
