@@ -29,7 +29,7 @@ type Lru<K, V> = RefCell<Vec<(K, Rc<V>)>>;
 thread_local! {
     // Backends are single-threaded; most recently used first.
     static CACHE: Lru<Key, Shape> = const { RefCell::new(Vec::new()) };
-    static DIRECTORIES: Lru<(Key, u64), Directory> = const { RefCell::new(Vec::new()) };
+    static DIRECTORIES: Lru<Key, Directory> = const { RefCell::new(Vec::new()) };
 }
 
 /// # Safety
@@ -47,16 +47,21 @@ unsafe fn key(index: pg_sys::Relation, meta: &Meta) -> Key {
     )
 }
 
-/// Most-recently-used lookup, or `make` and remember.
+/// Most-recently-used lookup of a value that is still `current`, or `make` and remember it in
+/// place of the outdated one.
 fn cached<K: PartialEq + Copy, V>(
     cache: &'static std::thread::LocalKey<Lru<K, V>>,
     key: K,
+    current: impl FnOnce(&V) -> bool,
     make: impl FnOnce() -> V,
 ) -> Rc<V> {
     let found = cache.with(|cache| {
         let mut cache = cache.borrow_mut();
         let position = cache.iter().position(|(k, _)| *k == key)?;
         let entry = cache.remove(position);
+        if !current(&entry.1) {
+            return None;
+        }
         let value = entry.1.clone();
         cache.insert(0, entry);
         Some(value)
@@ -80,9 +85,10 @@ fn cached<K: PartialEq + Copy, V>(
 /// read after the meta holds every change whose epoch the meta shows).
 pub unsafe fn directory(index: pg_sys::Relation, meta: &Meta) -> Rc<Directory> {
     // SAFETY: per the contract.
-    let key = (unsafe { key(index, meta) }, meta.directory_epoch);
+    let key = unsafe { key(index, meta) };
+    let current = |directory: &Directory| directory.epoch == meta.directory_epoch;
     // SAFETY: per the contract.
-    cached(&DIRECTORIES, key, || unsafe {
+    cached(&DIRECTORIES, key, current, || unsafe {
         lists::directory(index, meta)
     })
 }
@@ -94,14 +100,19 @@ pub unsafe fn directory(index: pg_sys::Relation, meta: &Meta) -> Rc<Directory> {
 pub unsafe fn shape(index: pg_sys::Relation, meta: &Meta) -> Rc<Shape> {
     // SAFETY: per the contract.
     let key = unsafe { key(index, meta) };
-    cached(&CACHE, key, || {
-        // SAFETY: per the contract.
-        let centroids = unsafe { lists::centroids(index, meta) };
-        let dims = meta.dims as usize;
-        Shape {
-            inverse_norms: kmeans::inverse_norms(&centroids, dims),
-            centroids,
-            rotation: Rotation::new(dims, meta.rotation_seed),
-        }
-    })
+    cached(
+        &CACHE,
+        key,
+        |_| true,
+        || {
+            // SAFETY: per the contract.
+            let centroids = unsafe { lists::centroids(index, meta) };
+            let dims = meta.dims as usize;
+            Shape {
+                inverse_norms: kmeans::inverse_norms(&centroids, dims),
+                centroids,
+                rotation: Rotation::new(dims, meta.rotation_seed),
+            }
+        },
+    )
 }

@@ -78,9 +78,11 @@ pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
     out
 }
 
-/// Each list's spread (largest residual norm) and first page, read fresh: inserts raise spreads
-/// and put new pages at list heads.
+/// Each list's spread (largest residual norm) and first page. Inserts raise spreads and put new
+/// pages at list heads, and raise the meta page's directory epoch when they do.
 pub struct Directory {
+    /// The meta page's directory epoch when this was read (it was read after the meta).
+    pub epoch: u64,
     pub spreads: Vec<f32>,
     pub heads: Vec<pg_sys::BlockNumber>,
 }
@@ -91,6 +93,7 @@ pub struct Directory {
 /// As for [`for_each_centroid_item`].
 pub unsafe fn directory(index: pg_sys::Relation, meta: &Meta) -> Directory {
     let mut directory = Directory {
+        epoch: meta.directory_epoch,
         spreads: Vec::with_capacity(meta.lists as usize),
         heads: Vec::with_capacity(meta.lists as usize),
     };
