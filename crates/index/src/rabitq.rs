@@ -59,7 +59,6 @@ pub const QUERY_BITS: usize = 6;
 /// lookup per 4 dimensions. The rounding error is added to each estimate's bound.
 pub struct QueryLut {
     dims: usize,
-    words: usize,
     /// For each 64-dimension word, QUERY_BITS planes (bit j of each quantised coordinate).
     planes: Vec<[u64; QUERY_BITS]>,
     low: f32,
@@ -75,7 +74,6 @@ pub struct QueryLut {
 impl QueryLut {
     pub fn new(rotated_query: &[f32]) -> Self {
         let dims = rotated_query.len();
-        let words = dims.div_ceil(64);
         let low = rotated_query.iter().copied().fold(f32::INFINITY, f32::min);
         let high = rotated_query
             .iter()
@@ -87,7 +85,7 @@ impl QueryLut {
         } else {
             1.0
         };
-        let mut planes = vec![[0u64; QUERY_BITS]; words];
+        let mut planes = vec![[0u64; QUERY_BITS]; dims.div_ceil(64)];
         // The total of the quantised query, so that the signed sum's rounding error has mean 0
         // over codes (the sum over set bits minus the sum over clear bits, both quantised).
         let mut total = 0.0f32;
@@ -102,7 +100,6 @@ impl QueryLut {
         }
         QueryLut {
             dims,
-            words,
             planes,
             low,
             step,
@@ -165,7 +162,10 @@ impl QueryLut {
         if !tail.is_empty() {
             let mut word = [0u8; 8];
             word[..tail.len()].copy_from_slice(tail);
-            add(u64::from_le_bytes(word), &self.planes[self.words - 1]);
+            add(
+                u64::from_le_bytes(word),
+                &self.planes[self.planes.len() - 1],
+            );
         }
         let weighted = per_plane
             .iter()
