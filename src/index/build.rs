@@ -12,6 +12,7 @@ use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32, too_larg
 use crate::errors::raise;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use rayon::prelude::*;
+use tasb_index::block::BlockLayout;
 use tasb_index::ivf::{default_lists, encode_entry, KMEANS_ITERATIONS, TRAINING_ROWS_PER_LIST};
 use tasb_index::kmeans;
 use tasb_index::rng::Rng;
@@ -247,6 +248,7 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITING);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, rows as i64);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+    let layout = pages::list_layout(dims).unwrap_or_else(|| too_large(dims));
     let mut heads = vec![pages::INVALID_BLOCK; lists];
     let mut spreads = vec![0.0f32; lists];
     let mut images: Vec<Option<PageImage>> = (0..lists).map(|_| None).collect();
@@ -288,11 +290,22 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
                 .collect();
             let assigned: Vec<u32> = coded.iter().map(|(list, _, _)| *list as u32).collect();
             calibration.observe(&chunk, &assigned);
-            for ((list, mut entry, spread), payload) in coded.into_iter().zip(&payloads) {
-                payload.write(&mut entry);
+            let mut payload_bytes = Vec::with_capacity(pages::PAYLOAD_BYTES);
+            for ((list, code, spread), payload) in coded.into_iter().zip(&payloads) {
+                payload_bytes.clear();
+                payload.write(&mut payload_bytes);
                 spreads[list] = spreads[list].max(spread);
                 // SAFETY: the index is being built by this backend.
-                unsafe { append_entry(state.index, &mut images[list], &mut heads[list], &entry) };
+                unsafe {
+                    append_entry(
+                        state.index,
+                        &layout,
+                        &mut images[list],
+                        &mut heads[list],
+                        &code,
+                        &payload_bytes,
+                    )
+                };
             }
             done += payloads.len();
             progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
@@ -315,27 +328,37 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
     meta
 }
 
-/// Adds an entry to a list's page image, writing the image out first when it is full.
+/// Adds an entry to the last block of a list's page image; starts a new block when that one is
+/// full, and writes the image out first when the page has no room for another block.
 unsafe fn append_entry(
     index: pg_sys::Relation,
+    layout: &BlockLayout,
     image: &mut Option<PageImage>,
     head: &mut pg_sys::BlockNumber,
-    entry: &[u8],
+    code: &[u8],
+    payload: &[u8],
 ) {
     let current = image.get_or_insert_with(|| PageImage::new(KIND_LIST));
-    // SAFETY: private page images; flush writes to the index being built.
+    // SAFETY: private page images whose items are all blocks of `layout`; flush writes to the
+    // index being built.
     unsafe {
-        if pages::add_item(current.page(), entry).is_some() {
+        let last = pages::max_offset(current.page());
+        if last > 0 && layout.push(pages::item_mut(current.page(), last), code, payload) {
+            return;
+        }
+        let mut block = layout.empty();
+        layout.push(&mut block, code, payload);
+        if pages::add_item(current.page(), &block).is_some() {
             return;
         }
         (*pages::opaque(current.page())).next = *head;
         *head = current.flush(index);
         let mut fresh = PageImage::new(KIND_LIST);
-        if pages::add_item(fresh.page(), entry).is_none() {
-            // Unreachable: an entry is a code and a payload, at most 520 bytes (4,000 dimensions).
+        if pages::add_item(fresh.page(), &block).is_none() {
+            // Unreachable: list_layout sizes blocks to fit an empty page.
             pgrx::error!(
-                "tasb_ivf: a {}-byte list entry does not fit on an empty page",
-                entry.len()
+                "tasb_ivf: a {}-byte list block does not fit on an empty page",
+                block.len()
             );
         }
         *image = Some(fresh);

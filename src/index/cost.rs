@@ -6,7 +6,6 @@ use super::lists;
 use super::options::probes;
 use super::pages;
 use pgrx::pg_sys;
-use tasb_index::rabitq::code_bytes;
 
 /// Vectors read in full per scan, roughly (measured: 20 to 60 for LIMIT 10).
 const RERANKED_VECTORS: f64 = 50.0;
@@ -40,9 +39,9 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let tuples = (*info).tuples.max(1.0);
         let lists = meta.lists.max(1) as f64;
         let fraction = (probes(&meta) as f64 / lists).min(1.0);
+        let layout = lists::layout(&meta);
         let entries_per_page =
-            pages::items_per_page(code_bytes(meta.dims as usize) + pages::PAYLOAD_BYTES).max(1)
-                as f64;
+            (pages::items_per_page(layout.bytes()) * layout.capacity()).max(1) as f64;
         let centroid_pages = (lists / meta.centroids_per_page.max(1) as f64).ceil();
         let scanned = tuples * fraction;
         let pages_read = centroid_pages + (scanned / entries_per_page).ceil() + RERANKED_VECTORS;

@@ -33,20 +33,21 @@ pub unsafe extern "C-unwind" fn aminsert(
         let shape = cache::shape(index, &meta);
         let centroids = &shape.centroids;
         let list = kmeans::nearest(centroids, &shape.inverse_norms, dims, &x);
-        let mut entry = Vec::new();
+        let mut code = Vec::new();
         let spread = encode_entry(
             &shape.rotation,
             &centroids[list * dims..(list + 1) * dims],
             &x,
-            &mut entry,
+            &mut code,
         );
+        let mut payload = Vec::with_capacity(pages::PAYLOAD_BYTES);
         pages::Payload {
             heap: *heap_tid,
             vector_block,
             vector_offset,
         }
-        .write(&mut entry);
-        add_entry(index, &meta, list as u32, &entry, spread);
+        .write(&mut payload);
+        add_entry(index, &meta, list as u32, &code, &payload, spread);
         false
     }
 }
@@ -117,8 +118,9 @@ unsafe fn append_vector(
     }
 }
 
-/// Adds an entry at the head of `list`: into the head page if it has room, else into a new head
-/// page linked to the old one; raises the list's spread when this residual is wider. The centroid
+/// Adds an entry at the head of `list`: into a block of the head page with room, else a new
+/// block on the head page, else a new head page linked to the old one; raises the list's
+/// spread when this residual is wider. The centroid
 /// page's lock serialises inserts into its lists. A new head or a wider spread also raises the meta
 /// page's directory epoch in the same WAL record, so scans drop their cached heads and spreads
 /// (see [`super::cache::directory`]) before this row can commit, and no crash can separate the two.
@@ -126,9 +128,13 @@ unsafe fn add_entry(
     index: pg_sys::Relation,
     meta: &pages::Meta,
     list: u32,
-    entry: &[u8],
+    code: &[u8],
+    payload: &[u8],
     spread: f32,
 ) {
+    let layout = lists::layout(meta);
+    let mut block_item = layout.empty();
+    layout.push(&mut block_item, code, payload);
     let (block, offset) = centroid_location(meta, list);
     // SAFETY: lock order centroid page, then list page, then (when the directory changes) the
     // meta page; all released below. Nobody waits for a centroid or list page while holding the
@@ -146,8 +152,16 @@ unsafe fn add_entry(
         if head != pages::INVALID_BLOCK {
             let head_buffer = pages::lock(index, head, pg_sys::BUFFER_LOCK_EXCLUSIVE);
             held = Some(head_buffer);
-            if pages::has_room(pg_sys::BufferGetPage(head_buffer), entry.len()) {
-                pages::add_item(wal.page(head_buffer, false), entry);
+            let head_page = pg_sys::BufferGetPage(head_buffer);
+            let with_room = (1..=pages::max_offset(head_page)).find(|&offset| {
+                let entries = pages::item(head_page, offset);
+                entries.len() == layout.bytes() && !layout.is_full(entries)
+            });
+            if let Some(offset) = with_room {
+                let copy = wal.page(head_buffer, false);
+                layout.push(pages::item_mut(copy, offset), code, payload);
+            } else if pages::has_room(head_page, block_item.len()) {
+                pages::add_item(wal.page(head_buffer, false), &block_item);
             } else {
                 pg_sys::UnlockReleaseBuffer(head_buffer);
                 held = None;
@@ -159,7 +173,7 @@ unsafe fn add_entry(
             let page = wal.page(fresh, true);
             pages::init_page(page, KIND_LIST);
             (*pages::opaque(page)).next = head;
-            pages::add_item(page, entry);
+            pages::add_item(page, &block_item);
             new_head = Some(pg_sys::BufferGetBlockNumber(fresh));
         }
         let mut meta_buffer = None;

@@ -1,8 +1,10 @@
 //! Reading the index's metadata and centroids, shared by inserts, scans, vacuum and costing.
 
 use super::pages::{self, Meta, CENTROID_PREFIX};
+use super::vectors::too_large;
 use crate::errors::raise;
 use pgrx::{pg_sys, PgSqlErrorCode};
+use tasb_index::block::BlockLayout;
 
 /// The meta page's contents.
 ///
@@ -16,6 +18,11 @@ pub unsafe fn meta(index: pg_sys::Relation) -> Meta {
         pg_sys::UnlockReleaseBuffer(buffer);
         meta.unwrap_or_else(|| not_an_index())
     }
+}
+
+/// How the index's list pages group entries into blocks.
+pub fn layout(meta: &Meta) -> BlockLayout {
+    pages::list_layout(meta.dims as usize).unwrap_or_else(|| too_large(meta.dims as usize))
 }
 
 pub fn not_an_index() -> ! {

@@ -3,7 +3,9 @@
 //! ```text
 //! block 0           meta page: a Meta struct
 //! vector pages      items: heap TID (6 bytes), 2 zero bytes, the vector's elements (f32 or f16)
-//! list pages        items: RaBitQ code, then a Payload (heap TID + where the vector is)
+//! list pages        items: blocks of up to 32 entries (tasb_index::block's layout: transposed
+//!                   RaBitQ codes, then per entry a Payload: heap TID + where the vector is);
+//!                   blocks have a fixed size and are filled in place;
 //!                   special.next: the previous page of the same list (lists grow at the head)
 //! centroid pages    items: list head block (u32), the list's spread (f32: its largest residual
 //!                   norm, used to rank lists), the centroid (f32 x dims);
@@ -14,11 +16,12 @@
 
 use pgrx::pg_sys;
 use std::mem::size_of;
+use tasb_index::block::BlockLayout;
 
 pub const META_BLOCK: pg_sys::BlockNumber = 0;
 pub const INVALID_BLOCK: pg_sys::BlockNumber = pg_sys::InvalidBlockNumber;
 const MAGIC: u32 = 0x7461_7362; // "tasb"
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 pub const KIND_META: u16 = 1;
 pub const KIND_VECTOR: u16 = 2;
@@ -117,6 +120,14 @@ pub fn tid_from_bytes(b: &[u8]) -> pg_sys::ItemPointerData {
         },
         ip_posid: u16::from_le_bytes([b[4], b[5]]),
     }
+}
+
+/// How list entries of `dims`-dimensional vectors are grouped into blocks: the most entries per
+/// block (up to 32) that still fit on one page. None past about 16,000 dimensions, beyond what the
+/// types allow.
+pub fn list_layout(dims: usize) -> Option<BlockLayout> {
+    let limit = (page_capacity() - size_of::<pg_sys::ItemIdData>()) / 8 * 8;
+    BlockLayout::fitting(dims, PAYLOAD_BYTES, limit)
 }
 
 /// Usable bytes for items on an empty page (line pointer included).
@@ -233,6 +244,18 @@ pub unsafe fn item<'a>(page: pg_sys::Page, offset: pg_sys::OffsetNumber) -> &'a 
     unsafe {
         let (start, len) = line_pointer(page, offset);
         std::slice::from_raw_parts((page as *const u8).add(start), len)
+    }
+}
+
+/// The bytes of item `offset` to change in place (same length, so nothing on the page moves).
+///
+/// # Safety
+/// As for [`item`], and `page` is exclusively locked (or a private image or a WAL record's copy).
+pub unsafe fn item_mut<'a>(page: pg_sys::Page, offset: pg_sys::OffsetNumber) -> &'a mut [u8] {
+    // SAFETY: per the contract the item exists and nobody else reads or writes the page.
+    unsafe {
+        let (start, len) = line_pointer(page, offset);
+        std::slice::from_raw_parts_mut((page as *mut u8).add(start), len)
     }
 }
 

@@ -10,7 +10,6 @@ use super::pages::{self, Meta, Payload, VECTOR_PREFIX};
 use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
 use pgrx::{pg_sys, PgMemoryContexts};
 use std::rc::Rc;
-use tasb_index::rabitq::code_bytes;
 use tasb_index::{Scan, Step};
 use tasb_vecmath::distance::{self, Elements};
 
@@ -138,7 +137,7 @@ unsafe fn read_list(
     base: f32,
     scan: &mut Scan<Payload>,
 ) {
-    let code_len = code_bytes(meta.dims as usize);
+    let layout = lists::layout(meta);
     // SAFETY: list pages are read under share locks, one at a time, following `next` links that
     // only ever point at older list pages.
     unsafe {
@@ -148,8 +147,11 @@ unsafe fn read_list(
             let buffer = pages::lock(index, block, pg_sys::BUFFER_LOCK_SHARE);
             let page = pg_sys::BufferGetPage(buffer);
             for offset in 1..=pages::max_offset(page) {
-                let entry = pages::item(page, offset);
-                scan.push(base, &entry[..code_len], Payload::read(&entry[code_len..]));
+                let entries = pages::item(page, offset);
+                if entries.len() != layout.bytes() {
+                    lists::not_an_index();
+                }
+                scan.push_block(base, &layout, entries, Payload::read);
             }
             block = (*pages::opaque(page)).next;
             pg_sys::UnlockReleaseBuffer(buffer);

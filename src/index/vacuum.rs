@@ -1,11 +1,11 @@
-//! VACUUM: removes the entries of dead rows from list pages (under a cleanup lock, with generic
-//! WAL). Centroids stay, so recall stays; vectors of removed entries stay on their pages until a
-//! REINDEX (they are never read again).
+//! VACUUM: removes the entries of dead rows from the blocks on list pages (under a cleanup lock,
+//! with generic WAL); a block's last entry moves into each hole. Inserts refill the blocks of a
+//! list's head page; space on older pages is reclaimed by REINDEX, as are the vectors of removed
+//! entries (never read again). Centroids stay, so recall stays.
 
 use super::lists;
 use super::pages::{self, Payload, WalRecord};
 use pgrx::pg_sys;
-use tasb_index::rabitq::code_bytes;
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambulkdelete(
@@ -63,7 +63,7 @@ unsafe fn walk(
     unsafe {
         let index = (*info).index;
         let meta = lists::meta(index);
-        let code_len = code_bytes(meta.dims as usize);
+        let layout = lists::layout(&meta);
         let mut live = 0.0;
         for list in 0..meta.lists {
             let mut block = lists::head(index, &meta, list);
@@ -78,19 +78,30 @@ unsafe fn walk(
                 );
                 pg_sys::LockBufferForCleanup(buffer);
                 let page = pg_sys::BufferGetPage(buffer);
-                let mut dead: Vec<pg_sys::OffsetNumber> = Vec::new();
+                // (block item, slot) of each dead entry, slots ascending within an item.
+                let mut dead: Vec<(pg_sys::OffsetNumber, usize)> = Vec::new();
                 for offset in 1..=pages::max_offset(page) {
-                    let mut payload = Payload::read(&pages::item(page, offset)[code_len..]);
-                    if is_dead(&mut payload.heap) {
-                        dead.push(offset);
-                    } else {
-                        live += 1.0;
+                    let entries = pages::item(page, offset);
+                    if entries.len() != layout.bytes() {
+                        lists::not_an_index();
+                    }
+                    for slot in 0..layout.len(entries) {
+                        let mut payload = Payload::read(layout.payload(entries, slot));
+                        if is_dead(&mut payload.heap) {
+                            dead.push((offset, slot));
+                        } else {
+                            live += 1.0;
+                        }
                     }
                 }
                 if !dead.is_empty() {
                     let mut wal = WalRecord::start(index);
                     let copy = wal.page(buffer, false);
-                    pg_sys::PageIndexMultiDelete(copy, dead.as_mut_ptr(), dead.len() as i32);
+                    // Descending slots: each removal moves a kept entry (from the block's end)
+                    // into the hole, so exactly the dead ones go.
+                    for &(offset, slot) in dead.iter().rev() {
+                        layout.remove(pages::item_mut(copy, offset), slot);
+                    }
                     wal.finish();
                     (*stats).tuples_removed += dead.len() as f64;
                 }

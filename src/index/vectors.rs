@@ -64,7 +64,7 @@ pub fn too_large(dims: usize) -> ! {
         PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         format!("a {dims}-dimensional vector does not fit on a tasb_ivf index page"),
         None,
-        Some("tasb_ivf indexes up to 2,000 dimensions for tasbvec and 4,000 for tasbhalf."),
+        Some("tasb_ivf indexes up to 2,000 dimensions (tasbvec or tasbhalf): each list's centroid is kept in single precision on one page."),
     )
 }
 

@@ -112,6 +112,12 @@ SELECT recall() >= 0.95 AS vacuum_recall_ok;
 SET enable_seqscan = off;
 SELECT count(*) = (SELECT count(*) FROM docs) AS scan_sees_every_live_row FROM (
     SELECT id FROM docs ORDER BY emb <#> (SELECT v FROM queries WHERE q = 5)) s;
+-- New rows refill the blocks VACUUM emptied on the lists' head pages: each row still once.
+INSERT INTO docs SELECT i, (i / 40) % 20, noisy(c, 0.8, 8 + 4 * random())
+    FROM generate_series(12001, 13000) i JOIN topics ON t = 1 + i % 40;
+SELECT count(*) = (SELECT count(*) FROM docs) AND count(DISTINCT id) = count(*)
+    AS every_live_row_once_after_refill FROM (
+    SELECT id FROM docs ORDER BY emb <#> (SELECT v FROM queries WHERE q = 5)) s;
 RESET enable_seqscan;
 
 -- REINDEX retrains the lists on the current rows.
@@ -156,3 +162,28 @@ SELECT (SELECT array_agg(id) FROM (SELECT id FROM halves ORDER BY emb <#> (SELEC
     AS half_and_full_queries_agree;
 EXPLAIN (COSTS OFF) SELECT id FROM halves ORDER BY emb <#> (SELECT v FROM queries WHERE q = 6) LIMIT 5;
 RESET enable_seqscan;
+
+-- Wide vectors (2,000-d tasbhalf) pack 16 entries per block instead of 32 and take the scalar
+-- scoring path: with every list probed the index returns the exact order, also after inserts
+-- into partly filled blocks and after VACUUM moves entries inside blocks.
+CREATE TABLE wide (id int, emb tasbhalf(2000));
+INSERT INTO wide SELECT i, array(SELECT random() * 2 - 1 + 0 * i FROM generate_series(1, 2000))::float4[]::tasbhalf
+    FROM generate_series(1, 150) i;
+CREATE INDEX wide_emb ON wide USING tasb_ivf (emb) WITH (lists = 3);
+INSERT INTO wide SELECT i, array(SELECT random() * 2 - 1 + 0 * i FROM generate_series(1, 2000))::float4[]::tasbhalf
+    FROM generate_series(151, 200) i;
+DELETE FROM wide WHERE id % 4 = 0;
+VACUUM wide;
+CREATE TABLE wide_queries AS
+    SELECT q, array(SELECT random() * 2 - 1 + 0 * q FROM generate_series(1, 2000))::float4[]::tasbhalf AS v
+    FROM generate_series(1, 5) q;
+SET tasb.probes = 3;
+SET enable_seqscan = off;
+CREATE TABLE wide_index_order AS SELECT q, array(
+    SELECT id FROM wide ORDER BY emb <#> v LIMIT 20) AS ids FROM wide_queries;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT count(*) AS wide_queries_in_exact_order FROM wide_index_order o JOIN wide_queries w USING (q)
+    WHERE o.ids = array(SELECT id FROM wide ORDER BY emb <#> w.v LIMIT 20);
+RESET enable_indexscan;
+RESET tasb.probes;

@@ -5,10 +5,14 @@
 //! residual from its centroid, re-ranked with exact dot products.
 //! - [`kmeans`]: the lists' centroids, trained on worker threads.
 //! - [`rotation`], [`rabitq`]: codes and their estimates with error bounds.
+//! - [`block`], [`fastscan`]: codes stored 32 to a block, transposed so that table lookups
+//!   (pshufb) estimate a whole block at once.
 //! - [`scan`]: the ordered, resumable scan the access method drives page by page.
 //! - [`tune`]: the default number of probes, chosen at build time from the data.
 //! - [`memory`]: the same index in memory, the reference for recall tests and sweeps.
 
+pub mod block;
+pub mod fastscan;
 pub mod ivf;
 pub mod kmeans;
 pub mod memory;

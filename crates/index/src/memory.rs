@@ -1,6 +1,7 @@
 //! An in-memory IVF index over the same codes and scan as the access method: the reference the
 //! recall tests and the parameter sweep run against, without Postgres.
 
+use crate::block::{BlockLayout, MAX_CAPACITY};
 use crate::ivf::{self, encode_entry, KMEANS_ITERATIONS, ROTATION_SEED};
 use crate::kmeans;
 use crate::rabitq::code_bytes;
@@ -17,8 +18,9 @@ pub struct MemoryIndex {
     norms: Vec<f32>,
     /// Per list: the largest residual norm.
     spreads: Vec<f32>,
-    /// Per list: (row id, code).
-    lists: Vec<Vec<(u32, Vec<u8>)>>,
+    /// Per list: blocks of entries whose payload is the row id (u32).
+    lists: Vec<Vec<Vec<u8>>>,
+    layout: BlockLayout,
     vectors: Vec<f32>,
     deleted: Vec<bool>,
     default_probes: usize,
@@ -45,6 +47,7 @@ impl MemoryIndex {
             spreads: vec![0.0; lists],
             centroids,
             lists: vec![Vec::new(); lists],
+            layout: BlockLayout::new(dims, MAX_CAPACITY, 4),
             vectors: Vec::new(),
             deleted: Vec::new(),
             default_probes: 1,
@@ -53,7 +56,7 @@ impl MemoryIndex {
             data.par_chunks(dims).map(|x| index.code(x)).collect();
         let mut assigned = Vec::with_capacity(rows);
         for (row, (list, code, spread)) in encoded.into_iter().enumerate() {
-            index.lists[list].push((row as u32, code));
+            index.add(list, row as u32, &code);
             index.spreads[list] = index.spreads[list].max(spread);
             assigned.push(list as u32);
         }
@@ -75,11 +78,22 @@ impl MemoryIndex {
         (list, code, spread)
     }
 
+    /// Appends an entry to the list's last block, or to a new block when that one is full.
+    fn add(&mut self, list: usize, id: u32, code: &[u8]) {
+        let blocks = &mut self.lists[list];
+        let has_room = blocks.last().is_some_and(|b| !self.layout.is_full(b));
+        if !has_room {
+            blocks.push(self.layout.empty());
+        }
+        let last = blocks.len() - 1;
+        self.layout.push(&mut blocks[last], code, &id.to_le_bytes());
+    }
+
     /// Adds a row after the build (centroids stay as trained); returns its id.
     pub fn insert(&mut self, x: &[f32]) -> u32 {
         let id = self.deleted.len() as u32;
         let (list, code, spread) = self.code(x);
-        self.lists[list].push((id, code));
+        self.add(list, id, &code);
         self.spreads[list] = self.spreads[list].max(spread);
         self.vectors.extend_from_slice(x);
         self.deleted.push(false);
@@ -94,16 +108,25 @@ impl MemoryIndex {
     /// Removes the entries of deleted rows, as VACUUM does on pages. Returns how many.
     pub fn vacuum(&mut self) -> usize {
         let mut removed = 0;
-        for list in &mut self.lists {
-            let before = list.len();
-            list.retain(|(id, _)| !self.deleted[*id as usize]);
-            removed += before - list.len();
+        let layout = self.layout;
+        for block in self.lists.iter_mut().flatten() {
+            // Descending slots: each removal moves an already-kept entry into the hole.
+            for slot in (0..layout.len(block)).rev() {
+                if self.deleted[row_id(layout.payload(block, slot)) as usize] {
+                    layout.remove(block, slot);
+                    removed += 1;
+                }
+            }
         }
         removed
     }
 
     pub fn entries(&self) -> usize {
-        self.lists.iter().map(Vec::len).sum()
+        self.lists
+            .iter()
+            .flatten()
+            .map(|block| self.layout.len(block))
+            .sum()
     }
 
     /// Probes chosen at build time for this data (see [`crate::tune`]).
@@ -136,8 +159,8 @@ impl MemoryIndex {
                 Step::Emit(id, score) => results.push((id, score)),
                 Step::ReadLists(lists) => {
                     for (list, base) in lists {
-                        for (id, code) in &self.lists[list as usize] {
-                            scan.push(base, code, *id);
+                        for block in &self.lists[list as usize] {
+                            scan.push_block(base, &self.layout, block, row_id);
                         }
                     }
                 }
@@ -147,4 +170,8 @@ impl MemoryIndex {
         let reranked = scan.reranked();
         (results, reranked)
     }
+}
+
+fn row_id(payload: &[u8]) -> u32 {
+    u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]])
 }

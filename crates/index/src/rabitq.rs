@@ -5,6 +5,9 @@
 //! `q.c + factor * (q . sign(r))` an unbiased estimate of q.x, and `error`, the scale of that
 //! estimate's error, so a scan knows when an estimate can no longer beat an exact result.
 
+use crate::block::{BlockLayout, MAX_CAPACITY};
+use crate::fastscan;
+
 /// Confidence multiplier on the error bound. The estimate's error is close to normal with standard
 /// deviation `error * |q|`; RaBitQ's 1.9 leaves about 6% of estimates outside the bound, 4.0
 /// about 0.01%, which keeps results in exact order at the cost of a few more exact dot products
@@ -53,10 +56,12 @@ pub fn encode(rotated_residual: &[f32], out: &mut Vec<u8>) {
 /// 8 bits 967 (30).
 pub const QUERY_BITS: usize = 6;
 
-/// A rotated query prepared for fast estimates: quantised to [`QUERY_BITS`] bits per coordinate
-/// and stored as bit planes, so the sum of its coordinates over a code's set bits is a few
-/// AND + popcount operations per 64 dimensions (RaBitQ's bitwise method) instead of a table
-/// lookup per 4 dimensions. The rounding error is added to each estimate's bound.
+/// A rotated query prepared for fast estimates, quantised to [`QUERY_BITS`] bits per coordinate
+/// (the rounding error is added to each estimate's bound). Scans use 16-entry tables per 4
+/// dimensions over blocks of codes ([`crate::fastscan`]): in memory on 20,000 MS MARCO encodings
+/// (384-d, 212 lists, 64 probes) 4,196 queries/s against 2,368 for the bit planes kept here for
+/// single codes (AND + popcount per 64 dimensions, RaBitQ's bitwise method), which tests use as
+/// the reference.
 pub struct QueryLut {
     dims: usize,
     /// For each 64-dimension word, QUERY_BITS planes (bit j of each quantised coordinate).
@@ -69,6 +74,10 @@ pub struct QueryLut {
     /// Bound on the quantised query's rounding error in the signed sum, per unit of `factor`.
     rounding: f32,
     popcnt: bool,
+    /// For each group of 4 dimensions (as many as [`BlockLayout::groups`]), 16 bytes: the sum of
+    /// the quantised levels over each pattern of set bits (at most 4 * 63, so a byte holds it).
+    nibbles: Vec<u8>,
+    avx2: bool,
 }
 
 impl QueryLut {
@@ -86,12 +95,14 @@ impl QueryLut {
             1.0
         };
         let mut planes = vec![[0u64; QUERY_BITS]; dims.div_ceil(64)];
+        let mut levels_of = Vec::with_capacity(dims);
         // The total of the quantised query, so that the signed sum's rounding error has mean 0
         // over codes (the sum over set bits minus the sum over clear bits, both quantised).
         let mut total = 0.0f32;
         for (i, &v) in rotated_query.iter().enumerate() {
             let level = ((v - low) / step).round().clamp(0.0, levels) as u32;
             total += low + step * level as f32;
+            levels_of.push(level as u8);
             for (j, plane) in planes[i / 64].iter_mut().enumerate() {
                 if level >> j & 1 == 1 {
                     *plane |= 1 << (i % 64);
@@ -110,7 +121,76 @@ impl QueryLut {
             // square root per code), doubled for the signed sum.
             rounding: 2.0 * EPSILON * step * (dims as f32 / 12.0).sqrt(),
             popcnt: has_popcnt(),
+            nibbles: nibble_tables(&levels_of),
+            avx2: has_avx2(),
         }
+    }
+
+    /// (estimate of q.r, bound on its error) from a code's parts: `weighted`, the sum of the
+    /// quantised levels over its set bits, `count` its set bits.
+    #[inline(always)]
+    fn finish(&self, weighted: u32, count: u32, factor: f32, error: f32) -> (f32, f32) {
+        // Sum of the quantised query over the set bits, back in the query's units.
+        let set_sum = self.low * count as f32 + self.step * weighted as f32;
+        let signed = 2.0 * set_sum - self.total;
+        (
+            factor * signed,
+            self.error_scale * error + factor.abs() * self.rounding,
+        )
+    }
+
+    /// Bounds on q.x for the entries of a block in a list whose q.c is `base`: writes upper and
+    /// lower bounds (estimate plus or minus its error bound) and returns how many entries there are.
+    #[inline]
+    pub fn bound_block(
+        &self,
+        base: f32,
+        layout: &BlockLayout,
+        block: &[u8],
+        upper: &mut [f32; MAX_CAPACITY],
+        lower: &mut [f32; MAX_CAPACITY],
+    ) -> usize {
+        let mut sums = [0u32; MAX_CAPACITY];
+        self.block_sums(layout, block, &mut sums);
+        // Every slot of the block (a fixed trip count, so this loop is vectorised); slots past
+        // the length are zeros and ignored.
+        let entries = sums
+            .iter()
+            .zip(layout.factors(block).chunks_exact(4))
+            .zip(layout.errors(block).chunks_exact(4))
+            .zip(layout.counts(block).chunks_exact(2));
+        for (slot, (((&weighted, factor), error), count)) in entries.enumerate() {
+            let factor = f32::from_le_bytes([factor[0], factor[1], factor[2], factor[3]]);
+            let error = f32::from_le_bytes([error[0], error[1], error[2], error[3]]);
+            let count = u16::from_le_bytes([count[0], count[1]]) as u32;
+            let (estimate, bound) = self.finish(weighted, count, factor, error);
+            upper[slot] = base + estimate + bound;
+            lower[slot] = base + estimate - bound;
+        }
+        layout.len(block)
+    }
+
+    /// For every slot of a block, the sum of the quantised levels over the code's set bits.
+    pub fn block_sums(&self, layout: &BlockLayout, block: &[u8], out: &mut [u32; MAX_CAPACITY]) {
+        debug_assert_eq!(layout.dims(), self.dims);
+        let codes = layout.codes(block);
+        if self.avx2 && layout.capacity() == MAX_CAPACITY {
+            // SAFETY: the CPU has AVX2 (checked once in new); codes and tables both hold
+            // layout.groups() groups, an even count, of 16 bytes each.
+            unsafe { fastscan::sums_avx2(codes, &self.nibbles, out) }
+        } else {
+            fastscan::sums_scalar(codes, &self.nibbles, layout.capacity(), out)
+        }
+    }
+
+    /// The same sums as [`QueryLut::block_sums`] without SIMD (for tests of the fast path).
+    pub fn block_sums_scalar(
+        &self,
+        layout: &BlockLayout,
+        block: &[u8],
+        out: &mut [u32; MAX_CAPACITY],
+    ) {
+        fastscan::sums_scalar(layout.codes(block), &self.nibbles, layout.capacity(), out)
     }
 
     /// (estimate of q.r, bound on its error) for a code made by [`encode`].
@@ -123,9 +203,6 @@ impl QueryLut {
         } else {
             self.sums(&code[..bits])
         };
-        // Sum of the quantised query over the set bits, back in the query's units.
-        let set_sum = self.low * count as f32 + self.step * weighted as f32;
-        let signed = 2.0 * set_sum - self.total;
         let factor =
             f32::from_le_bytes([code[bits], code[bits + 1], code[bits + 2], code[bits + 3]]);
         let error = f32::from_le_bytes([
@@ -134,10 +211,7 @@ impl QueryLut {
             code[bits + 6],
             code[bits + 7],
         ]);
-        (
-            factor * signed,
-            self.error_scale * error + factor.abs() * self.rounding,
-        )
+        self.finish(weighted, count, factor, error)
     }
 
     /// (number of set bits, sum of the quantised levels over them). One popcount total per plane
@@ -184,6 +258,34 @@ impl QueryLut {
     #[cfg(not(target_arch = "x86_64"))]
     unsafe fn sums_popcnt(&self, bits: &[u8]) -> (u32, u32) {
         self.sums(bits)
+    }
+}
+
+/// 16 entries per group of 4 dimensions, for an even number of groups (zeros past the end).
+fn nibble_tables(levels: &[u8]) -> Vec<u8> {
+    let groups = levels.len().div_ceil(4).next_multiple_of(2);
+    let mut tables = vec![0u8; groups * 16];
+    for (g, group) in levels.chunks(4).enumerate() {
+        for pattern in 0..16usize {
+            tables[g * 16 + pattern] = group
+                .iter()
+                .enumerate()
+                .filter(|(b, _)| pattern >> b & 1 == 1)
+                .map(|(_, &level)| level)
+                .sum();
+        }
+    }
+    tables
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -238,6 +340,43 @@ mod tests {
         // Unbiased: the mean error is far smaller than a single estimate's spread (~|q||r|/sqrt(d)).
         let mean_error = total_error / trials as f64;
         assert!(mean_error.abs() < 0.5, "mean error {mean_error}");
+    }
+
+    /// The block kernels (AVX2 where the CPU has it, and the scalar one) against the bit-plane
+    /// popcounts of each code on its own, a separate implementation of the same sums.
+    #[test]
+    fn block_sums_match_per_code_popcounts() {
+        for (dims, capacity, entries) in [(384, 32, 32), (768, 32, 19), (13, 32, 5), (100, 8, 7)] {
+            let mut rng = Rng(dims as u64 + 1);
+            let q: Vec<f32> = (0..dims).map(|_| rng.normal()).collect();
+            let lut = QueryLut::new(&q);
+            let layout = BlockLayout::new(dims, capacity, 4);
+            let mut block = layout.empty();
+            let mut codes = Vec::new();
+            for id in 0..entries as u32 {
+                let r: Vec<f32> = (0..dims).map(|_| rng.normal()).collect();
+                let mut code = Vec::new();
+                encode(&r, &mut code);
+                assert!(layout.push(&mut block, &code, &id.to_le_bytes()));
+                codes.push(code);
+            }
+            let (mut fast, mut scalar) = ([0u32; MAX_CAPACITY], [0u32; MAX_CAPACITY]);
+            lut.block_sums(&layout, &block, &mut fast);
+            lut.block_sums_scalar(&layout, &block, &mut scalar);
+            let (mut upper, mut lower) = ([0.0f32; MAX_CAPACITY], [0.0f32; MAX_CAPACITY]);
+            let len = lut.bound_block(1.5, &layout, &block, &mut upper, &mut lower);
+            assert_eq!(len, entries);
+            for (slot, code) in codes.iter().enumerate() {
+                let (count, weighted) = lut.sums(&code[..bit_bytes(dims)]);
+                assert_eq!(fast[slot], weighted, "{dims} dims, slot {slot}");
+                assert_eq!(scalar[slot], weighted, "{dims} dims, slot {slot}");
+                assert_eq!(layout.count(&block, slot), count);
+                let (estimate, bound) = lut.estimate(code);
+                let tolerance = 1e-4 * (1.0 + estimate.abs() + bound);
+                assert!((upper[slot] - (1.5 + estimate + bound)).abs() < tolerance);
+                assert!((lower[slot] - (1.5 + estimate - bound)).abs() < tolerance);
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! been read. Order is exact within a round and relaxed between rounds, as in pgvector's
 //! iterative scans.
 
+use crate::block::{BlockLayout, MAX_CAPACITY};
 use crate::ivf::SPREAD_WEIGHT;
 use crate::rabitq::QueryLut;
 use crate::rotation::Rotation;
@@ -23,7 +24,7 @@ use std::collections::BinaryHeap;
 pub enum Step<P> {
     /// The next result and its exact dot product with the query.
     Emit(P, f32),
-    /// Read these lists and [`Scan::push`] each entry with the list's base score, then call
+    /// Read these lists and [`Scan::push_block`] each block with the list's base score, then call
     /// [`Scan::next`] again.
     ReadLists(Vec<(u32, f32)>),
     /// Every list has been read and every entry emitted.
@@ -143,40 +144,57 @@ impl<P> Scan<P> {
         self.reranked
     }
 
-    /// Adds one entry of a list being read: `code` as made by [`crate::ivf::encode_entry`],
-    /// `base` the list's q.c from [`Step::ReadLists`].
+    /// Adds the entries of one block of a list being read, `base` the list's q.c from
+    /// [`Step::ReadLists`]; `payload` turns an entry's payload bytes into a `P`.
     #[inline]
-    pub fn push(&mut self, base: f32, code: &[u8], payload: P) {
-        let (estimate, bound) = self.lut.estimate(code);
-        let upper = base + estimate + bound;
-        let candidate = Ranked {
-            key: upper,
-            payload,
-        };
-        // Upper bounds below the EXPECTED_RESULTS-th best lower bound wait unordered.
-        let threshold = if self.lower_bounds.len() == EXPECTED_RESULTS {
+    pub fn push_block(
+        &mut self,
+        base: f32,
+        layout: &BlockLayout,
+        block: &[u8],
+        payload: impl Fn(&[u8]) -> P,
+    ) {
+        let mut upper = [0.0; MAX_CAPACITY];
+        let mut lower = [0.0; MAX_CAPACITY];
+        let len = self
+            .lut
+            .bound_block(base, layout, block, &mut upper, &mut lower);
+        let mut threshold = self.threshold();
+        for slot in 0..len {
+            let candidate = Ranked {
+                key: upper[slot],
+                payload: payload(layout.payload(block, slot)),
+            };
+            if upper[slot] < threshold {
+                // Cannot be among the first EXPECTED_RESULTS: waits unordered.
+                self.deferred_best = self.deferred_best.max(upper[slot]);
+                self.deferred.push(candidate);
+                continue;
+            }
+            if lower[slot] > threshold {
+                self.lower_bounds.push(std::cmp::Reverse(Ranked {
+                    key: lower[slot],
+                    payload: (),
+                }));
+                if self.lower_bounds.len() > EXPECTED_RESULTS {
+                    self.lower_bounds.pop();
+                }
+                threshold = self.threshold();
+            }
+            self.candidates.push(candidate);
+        }
+    }
+
+    /// The [`EXPECTED_RESULTS`]-th best lower bound so far (minus infinity before there are that
+    /// many): upper bounds below it cannot be among the first results.
+    fn threshold(&self) -> f32 {
+        if self.lower_bounds.len() == EXPECTED_RESULTS {
             self.lower_bounds
                 .peek()
                 .map_or(f32::NEG_INFINITY, |w| w.0.key)
         } else {
             f32::NEG_INFINITY
-        };
-        if upper < threshold {
-            self.deferred_best = self.deferred_best.max(upper);
-            self.deferred.push(candidate);
-            return;
         }
-        let lower = base + estimate - bound;
-        if lower > threshold {
-            self.lower_bounds.push(std::cmp::Reverse(Ranked {
-                key: lower,
-                payload: (),
-            }));
-            if self.lower_bounds.len() > EXPECTED_RESULTS {
-                self.lower_bounds.pop();
-            }
-        }
-        self.candidates.push(candidate);
     }
 
     /// Moves the deferred candidates into the ordered ones once the scan reaches their bounds.
