@@ -59,9 +59,23 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// Byte-wise for ASCII (a query vector is thousands of bytes, parsed per query); other
+    /// characters are decoded, so Unicode whitespace still separates.
     fn skip_whitespace(&mut self) {
-        let rest = &self.text[self.byte..];
-        self.byte += rest.len() - rest.trim_start().len();
+        let bytes = self.text.as_bytes();
+        while let Some(&b) = bytes.get(self.byte) {
+            if b.is_ascii() {
+                if !is_ascii_space(b) {
+                    return;
+                }
+                self.byte += 1;
+            } else {
+                match self.peek() {
+                    Some(c) if c.is_whitespace() => self.byte += c.len_utf8(),
+                    _ => return,
+                }
+            }
+        }
     }
     fn peek(&self) -> Option<char> {
         self.text[self.byte..].chars().next()
@@ -85,12 +99,32 @@ impl<'a> Cursor<'a> {
     /// A number runs until a separator, so that "1x" is reported whole, not as "1" then "x".
     fn take_token(&mut self) -> &'a str {
         let rest = &self.text[self.byte..];
-        let len = rest
-            .find(|c: char| c == ',' || c == ']' || c == '[' || c.is_whitespace())
-            .unwrap_or(rest.len());
+        let bytes = rest.as_bytes();
+        let mut len = 0;
+        while let Some(&b) = bytes.get(len) {
+            if b.is_ascii() {
+                if matches!(b, b',' | b']' | b'[') || is_ascii_space(b) {
+                    break;
+                }
+                len += 1;
+            } else {
+                // Only reached at a character boundary: every byte before was ASCII or a whole
+                // character.
+                let c = rest[len..].chars().next().unwrap_or(' ');
+                if c.is_whitespace() {
+                    break;
+                }
+                len += c.len_utf8();
+            }
+        }
         self.byte += len;
         &rest[..len]
     }
+}
+
+/// The ASCII characters `char::is_whitespace` accepts (tab to carriage return, and space).
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
 }
 
 /// 1-based character position of byte offset `byte`. Only computed for errors: counting
@@ -209,6 +243,12 @@ mod tests {
         assert_eq!(parse("[1,2.5,-3e-2]").unwrap(), vec![1.0, 2.5, -0.03]);
         assert_eq!(parse("  [ 1 ,\t2 ,\n3 ]  ").unwrap(), vec![1.0, 2.0, 3.0]);
         assert_eq!(parse("[+1.5E2,.5,-0]").unwrap(), vec![150.0, 0.5, -0.0]);
+        // Vertical tab, form feed and Unicode spaces separate too (as char::is_whitespace says).
+        assert_eq!(
+            parse("[\u{b}1,\u{c}2\u{a0},\u{3000}3]").unwrap(),
+            vec![1.0, 2.0, 3.0]
+        );
+        assert!(parse("[1\u{e9}]").is_err());
     }
 
     #[test]
