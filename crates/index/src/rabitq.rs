@@ -9,10 +9,14 @@ use crate::block::{BlockLayout, MAX_CAPACITY};
 use crate::fastscan;
 
 /// Confidence multiplier on the error bound. The estimate's error is close to normal with standard
-/// deviation `error * |q|`; RaBitQ's 1.9 leaves about 6% of estimates outside the bound, 4.0
-/// about 0.01%, which keeps results in exact order at the cost of a few more exact dot products
-/// (29 instead of 23 per top-10 query on 20,000 x 768 vectors).
-pub const EPSILON: f32 = 4.0;
+/// deviation `error * |q|`; RaBitQ's 1.9 leaves about 6% of estimates outside the bound, 3.0 about
+/// 0.3% (0.13% too low, the side that can hide a row). A row is only missed or out of order when
+/// it is near the 10th result and its estimate is that far off. Measured in memory on 20,000
+/// MiniLM encodings of MS MARCO (212 lists, 200 queries): at 64 probes 4.0 re-ranks 221 rows per
+/// top 10 and 3.0 re-ranks 117, with the same recall at every probe count from 1 to 128 (0.972 at
+/// 64), and 32% more queries/s; 2.5 re-ranks 84 but loses recall (0.970).
+/// Each re-rank reads a vector page, the largest cost of a query after the estimates.
+pub const EPSILON: f32 = 3.0;
 
 /// Bytes of a code's bit part for `dims` dimensions.
 pub fn bit_bytes(dims: usize) -> usize {
@@ -100,13 +104,12 @@ impl QueryLut {
         // over codes (the sum over set bits minus the sum over clear bits, both quantised).
         let mut total = 0.0f32;
         for (i, &v) in rotated_query.iter().enumerate() {
-            let level = ((v - low) / step).round().clamp(0.0, levels) as u32;
+            // v - low >= 0, so adding a half and truncating rounds (without a libm call).
+            let level = ((v - low) / step + 0.5).min(levels) as u32;
             total += low + step * level as f32;
             levels_of.push(level as u8);
             for (j, plane) in planes[i / 64].iter_mut().enumerate() {
-                if level >> j & 1 == 1 {
-                    *plane |= 1 << (i % 64);
-                }
+                *plane |= u64::from(level >> j & 1) << (i % 64);
             }
         }
         QueryLut {
