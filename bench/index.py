@@ -148,9 +148,10 @@ def run_dataset(conn, label, data, query_vectors, pgvector, args):
                 f"WITH (lists = {lists})" if lists else "")
                for i, lists in enumerate(args.tasb_lists)]
     if pgvector and not args.tasb_only:
-        indexes += [("hnsw", "bench_ix_pgv", "vector", "vector_ip_ops", ""),
-                    ("ivfflat", "bench_ix_pgv_ivfflat", "vector", "vector_ip_ops",
-                     f"WITH (lists = {max(1, n // 1000)})")]
+        peers = [("hnsw", "bench_ix_pgv", "vector", "vector_ip_ops", ""),
+                 ("ivfflat", "bench_ix_pgv_ivfflat", "vector", "vector_ip_ops",
+                  f"WITH (lists = {max(1, n // 1000)})")]
+        indexes += [peer for peer in peers if peer[0] in args.peers]
     for _, table, sql_type, _, _ in indexes:
         load(conn, table, sql_type, data)
     built = []
@@ -209,6 +210,8 @@ def main():
     ap.add_argument("--tasb-lists", type=lambda v: [int(x) for x in v.split(",")], default=[0],
                     help="comma-separated tasb_ivf list counts to build in turn (0: its default)")
     ap.add_argument("--tasb-only", action="store_true", help="skip pgvector's indexes")
+    ap.add_argument("--peers", type=lambda v: v.split(","), default=["hnsw", "ivfflat"],
+                    help="pgvector indexes to compare with (IVFFlat's sweep takes minutes at 1M rows)")
     ap.add_argument("--passes", type=int, default=2,
                     help="sweeps of every index, alternating; each setting reports its fastest pass")
     args = ap.parse_args()
