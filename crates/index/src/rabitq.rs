@@ -63,13 +63,13 @@ pub const QUERY_BITS: usize = 6;
 /// A rotated query prepared for fast estimates, quantised to [`QUERY_BITS`] bits per coordinate
 /// (the rounding error is added to each estimate's bound). Scans use 16-entry tables per 4
 /// dimensions over blocks of codes ([`crate::fastscan`]): in memory on 20,000 MS MARCO encodings
-/// (384-d, 212 lists, 64 probes) 4,196 queries/s against 2,368 for the bit planes kept here for
-/// single codes (AND + popcount per 64 dimensions, RaBitQ's bitwise method), which tests use as
-/// the reference.
+/// (384-d, 212 lists, 64 probes) 4,196 queries/s against 2,368 for the bit planes they replaced
+/// (AND + popcount per 64 dimensions, RaBitQ's bitwise method). [`QueryLut::estimate`] scores a
+/// single code bit by bit, the plain reference the tests hold the block kernels to.
 pub struct QueryLut {
     dims: usize,
-    /// For each 64-dimension word, QUERY_BITS planes (bit j of each quantised coordinate).
-    planes: Vec<[u64; QUERY_BITS]>,
+    /// Each coordinate's quantised level (0 to 2^QUERY_BITS - 1).
+    levels: Vec<u8>,
     low: f32,
     step: f32,
     total: f32,
@@ -77,7 +77,6 @@ pub struct QueryLut {
     error_scale: f32,
     /// Bound on the quantised query's rounding error in the signed sum, per unit of `factor`.
     rounding: f32,
-    popcnt: bool,
     /// For each group of 4 dimensions (as many as [`BlockLayout::groups`]), 16 bytes: the sum of
     /// the quantised levels over each pattern of set bits (at most 4 * 63, so a byte holds it).
     nibbles: Vec<u8>,
@@ -98,23 +97,20 @@ impl QueryLut {
         } else {
             1.0
         };
-        let mut planes = vec![[0u64; QUERY_BITS]; dims.div_ceil(64)];
         let mut levels_of = Vec::with_capacity(dims);
         // The total of the quantised query, so that the signed sum's rounding error has mean 0
         // over codes (the sum over set bits minus the sum over clear bits, both quantised).
         let mut total = 0.0f32;
-        for (i, &v) in rotated_query.iter().enumerate() {
+        for &v in rotated_query {
             // v - low >= 0, so adding a half and truncating rounds (without a libm call).
             let level = ((v - low) / step + 0.5).min(levels) as u32;
             total += low + step * level as f32;
             levels_of.push(level as u8);
-            for (j, plane) in planes[i / 64].iter_mut().enumerate() {
-                *plane |= u64::from(level >> j & 1) << (i % 64);
-            }
         }
         QueryLut {
             dims,
-            planes,
+            nibbles: nibble_tables(&levels_of),
+            levels: levels_of,
             low,
             step,
             total,
@@ -123,8 +119,6 @@ impl QueryLut {
             // deviations of their sum over the set bits (at most all of them, which spares a
             // square root per code), doubled for the signed sum.
             rounding: 2.0 * EPSILON * step * (dims as f32 / 12.0).sqrt(),
-            popcnt: has_popcnt(),
-            nibbles: nibble_tables(&levels_of),
             avx2: has_avx2(),
         }
     }
@@ -196,16 +190,11 @@ impl QueryLut {
         fastscan::sums_scalar(layout.codes(block), &self.nibbles, layout.capacity(), out)
     }
 
-    /// (estimate of q.r, bound on its error) for a code made by [`encode`].
-    #[inline]
+    /// (estimate of q.r, bound on its error) for a single code made by [`encode`], summed bit by
+    /// bit: slow, and independent of the block layout and its kernels.
     pub fn estimate(&self, code: &[u8]) -> (f32, f32) {
         let bits = bit_bytes(self.dims);
-        let (count, weighted) = if self.popcnt {
-            // SAFETY: the CPU has POPCNT (checked once in new).
-            unsafe { self.sums_popcnt(&code[..bits]) }
-        } else {
-            self.sums(&code[..bits])
-        };
+        let (count, weighted) = self.bit_sums(&code[..bits]);
         let factor =
             f32::from_le_bytes([code[bits], code[bits + 1], code[bits + 2], code[bits + 3]]);
         let error = f32::from_le_bytes([
@@ -217,50 +206,16 @@ impl QueryLut {
         self.finish(weighted, count, factor, error)
     }
 
-    /// (number of set bits, sum of the quantised levels over them). One popcount total per plane
-    /// rather than one running sum, so the popcounts of a word are independent of each other.
-    #[inline(always)]
-    fn sums(&self, bits: &[u8]) -> (u32, u32) {
-        let mut count = 0u32;
-        let mut per_plane = [0u32; QUERY_BITS];
-        let mut add = |word: u64, planes: &[u64; QUERY_BITS]| {
-            count += word.count_ones();
-            for (total, plane) in per_plane.iter_mut().zip(planes) {
-                *total += (word & plane).count_ones();
+    /// (set bits of a code, sum of the quantised levels over them), one bit at a time.
+    fn bit_sums(&self, bits: &[u8]) -> (u32, u32) {
+        let (mut count, mut weighted) = (0u32, 0u32);
+        for (i, &level) in self.levels.iter().enumerate() {
+            if bits[i / 8] >> (i % 8) & 1 == 1 {
+                count += 1;
+                weighted += u32::from(level);
             }
-        };
-        let mut chunks = bits.chunks_exact(8);
-        for (chunk, planes) in (&mut chunks).zip(&self.planes) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            add(u64::from_le_bytes(word), planes);
         }
-        let tail = chunks.remainder();
-        if !tail.is_empty() {
-            let mut word = [0u8; 8];
-            word[..tail.len()].copy_from_slice(tail);
-            add(
-                u64::from_le_bytes(word),
-                &self.planes[self.planes.len() - 1],
-            );
-        }
-        let weighted = per_plane
-            .iter()
-            .enumerate()
-            .map(|(j, total)| total << j)
-            .sum();
         (count, weighted)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "popcnt")]
-    unsafe fn sums_popcnt(&self, bits: &[u8]) -> (u32, u32) {
-        self.sums(bits)
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    unsafe fn sums_popcnt(&self, bits: &[u8]) -> (u32, u32) {
-        self.sums(bits)
     }
 }
 
@@ -285,17 +240,6 @@ fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-fn has_popcnt() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("popcnt")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -345,10 +289,10 @@ mod tests {
         assert!(mean_error.abs() < 0.5, "mean error {mean_error}");
     }
 
-    /// The block kernels (AVX2 where the CPU has it, and the scalar one) against the bit-plane
-    /// popcounts of each code on its own, a separate implementation of the same sums.
+    /// The block kernels (AVX2 where the CPU has it, and the scalar one) against each code summed
+    /// on its own, bit by bit: a separate implementation of the same sums.
     #[test]
-    fn block_sums_match_per_code_popcounts() {
+    fn block_sums_match_per_code_bit_sums() {
         for (dims, capacity, entries) in [(384, 32, 32), (768, 32, 19), (13, 32, 5), (100, 8, 7)] {
             let mut rng = Rng(dims as u64 + 1);
             let q: Vec<f32> = (0..dims).map(|_| rng.normal()).collect();
@@ -370,7 +314,7 @@ mod tests {
             let len = lut.bound_block(1.5, &layout, &block, &mut upper, &mut lower);
             assert_eq!(len, entries);
             for (slot, code) in codes.iter().enumerate() {
-                let (count, weighted) = lut.sums(&code[..bit_bytes(dims)]);
+                let (count, weighted) = lut.bit_sums(&code[..bit_bytes(dims)]);
                 assert_eq!(fast[slot], weighted, "{dims} dims, slot {slot}");
                 assert_eq!(scalar[slot], weighted, "{dims} dims, slot {slot}");
                 assert_eq!(layout.count(&block, slot), count);
