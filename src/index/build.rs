@@ -346,8 +346,7 @@ unsafe fn append_entry(
         if last > 0 && layout.push(pages::item_mut(current.page(), last), code, payload) {
             return;
         }
-        let mut block = layout.empty();
-        layout.push(&mut block, code, payload);
+        let block = layout.with_entry(code, payload);
         if pages::add_item(current.page(), &block).is_some() {
             return;
         }

@@ -133,8 +133,6 @@ unsafe fn add_entry(
     spread: f32,
 ) {
     let layout = lists::layout(meta);
-    let mut block_item = layout.empty();
-    layout.push(&mut block_item, code, payload);
     let (block, offset) = centroid_location(meta, list);
     // SAFETY: lock order centroid page, then list page, then (when the directory changes) the
     // meta page; all released below. Nobody waits for a centroid or list page while holding the
@@ -153,14 +151,13 @@ unsafe fn add_entry(
             let head_buffer = pages::lock(index, head, pg_sys::BUFFER_LOCK_EXCLUSIVE);
             held = Some(head_buffer);
             let head_page = pg_sys::BufferGetPage(head_buffer);
-            let with_room = (1..=pages::max_offset(head_page)).find(|&offset| {
-                let entries = pages::item(head_page, offset);
-                entries.len() == layout.bytes() && !layout.is_full(entries)
-            });
+            let with_room = (1..=pages::max_offset(head_page))
+                .find(|&offset| !layout.is_full(lists::block_item(head_page, offset, &layout)));
             if let Some(offset) = with_room {
                 let copy = wal.page(head_buffer, false);
                 layout.push(pages::item_mut(copy, offset), code, payload);
-            } else if pages::has_room(head_page, block_item.len()) {
+            } else if pages::has_room(head_page, layout.bytes()) {
+                let block_item = layout.with_entry(code, payload);
                 pages::add_item(wal.page(head_buffer, false), &block_item);
             } else {
                 pg_sys::UnlockReleaseBuffer(head_buffer);
@@ -173,7 +170,7 @@ unsafe fn add_entry(
             let page = wal.page(fresh, true);
             pages::init_page(page, KIND_LIST);
             (*pages::opaque(page)).next = head;
-            pages::add_item(page, &block_item);
+            pages::add_item(page, &layout.with_entry(code, payload));
             new_head = Some(pg_sys::BufferGetBlockNumber(fresh));
         }
         let mut meta_buffer = None;

@@ -25,6 +25,23 @@ pub fn layout(meta: &Meta) -> BlockLayout {
     pages::list_layout(meta.dims as usize).unwrap_or_else(|| too_large(meta.dims as usize))
 }
 
+/// Item `offset` of a list page: a block of `layout`'s size, or the index is damaged.
+///
+/// # Safety
+/// As for [`pages::item`].
+pub unsafe fn block_item<'a>(
+    page: pg_sys::Page,
+    offset: pg_sys::OffsetNumber,
+    layout: &BlockLayout,
+) -> &'a [u8] {
+    // SAFETY: per the contract.
+    let entries = unsafe { pages::item(page, offset) };
+    if entries.len() != layout.bytes() {
+        not_an_index();
+    }
+    entries
+}
+
 pub fn not_an_index() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,

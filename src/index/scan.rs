@@ -10,11 +10,13 @@ use super::pages::{self, Meta, Payload, VECTOR_PREFIX};
 use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
 use pgrx::{pg_sys, PgMemoryContexts};
 use std::rc::Rc;
+use tasb_index::block::BlockLayout;
 use tasb_index::{Scan, Step};
 use tasb_vecmath::distance::{self, Elements};
 
 struct Active {
     meta: Meta,
+    layout: BlockLayout,
     /// Each list's first page and spread as of the directory epoch the rescan read: every entry
     /// of a row the scan's snapshot can see was added, and any new head page announced, before
     /// then; pages are only ever put in front of a list.
@@ -84,6 +86,7 @@ pub unsafe extern "C-unwind" fn amrescan(
             probes,
         );
         state.active = Some(Active {
+            layout: lists::layout(&meta),
             meta,
             directory,
             query,
@@ -120,7 +123,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 Step::ReadLists(lists) => {
                     for (list, base) in lists {
                         let head = active.directory.heads[list as usize];
-                        read_list(index, &active.meta, head, base, &mut active.scan);
+                        read_list(index, &active.layout, head, base, &mut active.scan);
                     }
                 }
                 Step::Done => return false,
@@ -132,12 +135,11 @@ pub unsafe extern "C-unwind" fn amgettuple(
 /// Feeds every entry of the list starting at page `head` to the scan.
 unsafe fn read_list(
     index: pg_sys::Relation,
-    meta: &Meta,
+    layout: &BlockLayout,
     head: pg_sys::BlockNumber,
     base: f32,
     scan: &mut Scan<Payload>,
 ) {
-    let layout = lists::layout(meta);
     // SAFETY: list pages are read under share locks, one at a time, following `next` links that
     // only ever point at older list pages.
     unsafe {
@@ -147,11 +149,8 @@ unsafe fn read_list(
             let buffer = pages::lock(index, block, pg_sys::BUFFER_LOCK_SHARE);
             let page = pg_sys::BufferGetPage(buffer);
             for offset in 1..=pages::max_offset(page) {
-                let entries = pages::item(page, offset);
-                if entries.len() != layout.bytes() {
-                    lists::not_an_index();
-                }
-                scan.push_block(base, &layout, entries, Payload::read);
+                let entries = lists::block_item(page, offset, layout);
+                scan.push_block(base, layout, entries, Payload::read);
             }
             block = (*pages::opaque(page)).next;
             pg_sys::UnlockReleaseBuffer(buffer);

@@ -81,10 +81,7 @@ unsafe fn walk(
                 // (block item, slot) of each dead entry, slots ascending within an item.
                 let mut dead: Vec<(pg_sys::OffsetNumber, usize)> = Vec::new();
                 for offset in 1..=pages::max_offset(page) {
-                    let entries = pages::item(page, offset);
-                    if entries.len() != layout.bytes() {
-                        lists::not_an_index();
-                    }
+                    let entries = lists::block_item(page, offset, &layout);
                     for slot in 0..layout.len(entries) {
                         let mut payload = Payload::read(layout.payload(entries, slot));
                         if is_dead(&mut payload.heap) {

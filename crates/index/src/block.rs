@@ -150,6 +150,13 @@ impl BlockLayout {
         )
     }
 
+    /// A new block holding one entry.
+    pub fn with_entry(&self, code: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut block = self.empty();
+        self.push(&mut block, code, payload);
+        block
+    }
+
     /// Appends an entry: `code` as made by [`crate::rabitq::encode`] (bits, factor, error).
     /// Returns false, changing nothing, when the block is full.
     pub fn push(&self, block: &mut [u8], code: &[u8], payload: &[u8]) -> bool {

@@ -80,13 +80,14 @@ impl MemoryIndex {
 
     /// Appends an entry to the list's last block, or to a new block when that one is full.
     fn add(&mut self, list: usize, id: u32, code: &[u8]) {
+        let payload = id.to_le_bytes();
         let blocks = &mut self.lists[list];
-        let has_room = blocks.last().is_some_and(|b| !self.layout.is_full(b));
-        if !has_room {
-            blocks.push(self.layout.empty());
+        let added = blocks
+            .last_mut()
+            .is_some_and(|last| self.layout.push(last, code, &payload));
+        if !added {
+            blocks.push(self.layout.with_entry(code, &payload));
         }
-        let last = blocks.len() - 1;
-        self.layout.push(&mut blocks[last], code, &id.to_le_bytes());
     }
 
     /// Adds a row after the build (centroids stay as trained); returns its id.
