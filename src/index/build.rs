@@ -283,6 +283,7 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
                         &rotation,
                         &centroids[list * dims..(list + 1) * dims],
                         x,
+                        layout.ex_planes(),
                         &mut code,
                     );
                     (list, code, spread)

@@ -38,6 +38,7 @@ pub unsafe extern "C-unwind" fn aminsert(
             &shape.rotation,
             &centroids[list * dims..(list + 1) * dims],
             &x,
+            lists::layout(&meta).ex_planes(),
             &mut code,
         );
         let mut payload = Vec::with_capacity(pages::PAYLOAD_BYTES);

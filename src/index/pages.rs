@@ -21,7 +21,7 @@ use tasb_index::block::BlockLayout;
 pub const META_BLOCK: pg_sys::BlockNumber = 0;
 pub const INVALID_BLOCK: pg_sys::BlockNumber = pg_sys::InvalidBlockNumber;
 const MAGIC: u32 = 0x7461_7362; // "tasb"
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 
 pub const KIND_META: u16 = 1;
 pub const KIND_VECTOR: u16 = 2;

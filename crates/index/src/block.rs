@@ -6,14 +6,18 @@
 //! len u32 | reserved u32
 //! codes:    for each group g of 4 dimensions (padded to an even count), capacity/2 bytes;
 //!           byte j holds entry j's nibble g in its low half and entry j + capacity/2's in its high
+//! ex codes: ex_planes planes laid out as `codes`, the extended codes' lower bits, lowest first
 //! factors:  capacity x f32     (RaBitQ's |r|^2 / sum|r_i|)
 //! errors:   capacity x f32     (the scale of the estimate's error)
 //! counts:   capacity x u16     (set bits of the code)
+//! and when ex_planes > 0 (see [`crate::rabitq::encode`]):
+//! ex factors, ex errors, ex weights: capacity x f32 each
+//! ex counts: ex_planes x capacity x u16 (set bits of each plane)
 //! payloads: capacity x payload_bytes (the caller's: a row id, a heap TID...)
 //! ```
 //! Entries 0..len are live; the rest are zeroed. All numbers are little-endian.
 
-use crate::rabitq::bit_bytes;
+use crate::rabitq::{bit_bytes, code_bytes, MAX_EX_PLANES};
 
 /// Entries per block when they fit: the width of one AVX2 table lookup pass.
 pub const MAX_CAPACITY: usize = 32;
@@ -24,12 +28,18 @@ const HEADER: usize = 8;
 pub struct BlockLayout {
     dims: usize,
     capacity: usize,
+    ex_planes: usize,
     payload_bytes: usize,
 }
 
 impl BlockLayout {
-    /// `capacity` is even and at most [`MAX_CAPACITY`].
+    /// Codes of sign bits only; `capacity` is even and at most [`MAX_CAPACITY`].
     pub fn new(dims: usize, capacity: usize, payload_bytes: usize) -> Self {
+        Self::extended(dims, capacity, 0, payload_bytes)
+    }
+
+    /// Codes with `ex_planes` extra bits per coordinate.
+    pub fn extended(dims: usize, capacity: usize, ex_planes: usize, payload_bytes: usize) -> Self {
         assert!(
             (2..=MAX_CAPACITY).contains(&capacity) && capacity.is_multiple_of(2),
             "block capacity {capacity}"
@@ -37,13 +47,22 @@ impl BlockLayout {
         BlockLayout {
             dims,
             capacity,
+            ex_planes,
             payload_bytes,
         }
     }
 
-    /// The largest capacity (32, 16, ... 2) whose block takes at most `limit` bytes, or None.
+    /// The block of at most `limit` bytes: [`MAX_CAPACITY`] entries with as many extra bits (up
+    /// to [`MAX_EX_PLANES`]) as fit, else the largest capacity (16, 8, ... 2) of sign bits only
+    /// that fits, else None.
     pub fn fitting(dims: usize, payload_bytes: usize, limit: usize) -> Option<Self> {
-        let mut capacity = MAX_CAPACITY;
+        for ex_planes in (0..=MAX_EX_PLANES).rev() {
+            let layout = BlockLayout::extended(dims, MAX_CAPACITY, ex_planes, payload_bytes);
+            if layout.bytes() <= limit {
+                return Some(layout);
+            }
+        }
+        let mut capacity = MAX_CAPACITY / 2;
         while capacity >= 2 {
             let layout = BlockLayout::new(dims, capacity, payload_bytes);
             if layout.bytes() <= limit {
@@ -52,6 +71,16 @@ impl BlockLayout {
             capacity /= 2;
         }
         None
+    }
+
+    /// Extra bits per coordinate of the codes (0: sign bits only).
+    pub fn ex_planes(&self) -> usize {
+        self.ex_planes
+    }
+
+    /// Bytes of a code made by [`crate::rabitq::encode`] for this layout.
+    pub fn code_bytes(&self) -> usize {
+        code_bytes(self.dims, self.ex_planes)
     }
 
     pub fn dims(&self) -> usize {
@@ -70,8 +99,15 @@ impl BlockLayout {
     fn codes_at(&self) -> usize {
         HEADER
     }
+    fn plane_bytes(&self) -> usize {
+        self.groups() * self.capacity / 2
+    }
+    /// Plane 0 holds the sign bits, plane 1 + k extra plane k.
+    fn plane_at(&self, plane: usize) -> usize {
+        self.codes_at() + plane * self.plane_bytes()
+    }
     fn factors_at(&self) -> usize {
-        self.codes_at() + self.groups() * self.capacity / 2
+        self.plane_at(1 + self.ex_planes)
     }
     fn errors_at(&self) -> usize {
         self.factors_at() + 4 * self.capacity
@@ -79,8 +115,21 @@ impl BlockLayout {
     fn counts_at(&self) -> usize {
         self.errors_at() + 4 * self.capacity
     }
-    fn payloads_at(&self) -> usize {
+    fn ex_factors_at(&self) -> usize {
         self.counts_at() + 2 * self.capacity
+    }
+    fn ex_numbers(&self) -> usize {
+        if self.ex_planes > 0 {
+            3
+        } else {
+            0
+        }
+    }
+    fn ex_counts_at(&self) -> usize {
+        self.ex_factors_at() + 4 * self.ex_numbers() * self.capacity
+    }
+    fn payloads_at(&self) -> usize {
+        self.ex_counts_at() + 2 * self.ex_planes * self.capacity
     }
 
     /// Size of a block in bytes.
@@ -93,9 +142,41 @@ impl BlockLayout {
         vec![0; self.bytes()]
     }
 
-    /// The transposed code bits (see the module's layout).
+    /// The transposed sign bits (see the module's layout).
     pub fn codes<'a>(&self, block: &'a [u8]) -> &'a [u8] {
-        &block[self.codes_at()..self.factors_at()]
+        self.plane(block, 0)
+    }
+
+    /// Extra plane `plane` (0 is the lowest bit), laid out as [`BlockLayout::codes`].
+    pub fn ex_plane<'a>(&self, block: &'a [u8], plane: usize) -> &'a [u8] {
+        debug_assert!(plane < self.ex_planes);
+        self.plane(block, 1 + plane)
+    }
+
+    fn plane<'a>(&self, block: &'a [u8], plane: usize) -> &'a [u8] {
+        &block[self.plane_at(plane)..self.plane_at(plane + 1)]
+    }
+
+    /// Every slot's extended-code factor (f32), as [`BlockLayout::factors`].
+    pub fn ex_factors<'a>(&self, block: &'a [u8]) -> &'a [u8] {
+        let at = self.ex_factors_at();
+        &block[at..at + 4 * self.capacity]
+    }
+
+    pub fn ex_errors<'a>(&self, block: &'a [u8]) -> &'a [u8] {
+        let at = self.ex_factors_at() + 4 * self.capacity;
+        &block[at..at + 4 * self.capacity]
+    }
+
+    pub fn ex_weights<'a>(&self, block: &'a [u8]) -> &'a [u8] {
+        let at = self.ex_factors_at() + 8 * self.capacity;
+        &block[at..at + 4 * self.capacity]
+    }
+
+    /// Every slot's set bits (u16) in extra plane `plane`.
+    pub fn ex_counts<'a>(&self, block: &'a [u8], plane: usize) -> &'a [u8] {
+        let at = self.ex_counts_at() + 2 * plane * self.capacity;
+        &block[at..at + 2 * self.capacity]
     }
 
     pub fn len(&self, block: &[u8]) -> usize {
@@ -172,43 +253,75 @@ impl BlockLayout {
     /// Writes an entry into `slot`, replacing what was there.
     fn write(&self, block: &mut [u8], slot: usize, code: &[u8], payload: &[u8]) {
         assert_eq!(payload.len(), self.payload_bytes, "payload size");
+        assert_eq!(code.len(), self.code_bytes(), "code size");
         let bits = bit_bytes(self.dims);
-        let (first, shift) = self.nibble_position(slot);
-        let stride = self.capacity / 2;
-        let mut count = 0u32;
-        for g in 0..self.groups() {
-            let byte = code
-                .get(g / 2)
-                .filter(|_| g / 2 < bits)
-                .copied()
-                .unwrap_or(0);
-            let nibble = (byte >> (4 * (g % 2))) & 0x0f;
-            count += nibble.count_ones();
-            let at = first + g * stride;
-            block[at] = (block[at] & !(0x0f << shift)) | (nibble << shift);
-        }
+        let count = self.write_plane(block, 0, slot, &code[..bits]);
         let factors = self.factors_at() + 4 * slot;
         block[factors..factors + 4].copy_from_slice(&code[bits..bits + 4]);
         let errors = self.errors_at() + 4 * slot;
         block[errors..errors + 4].copy_from_slice(&code[bits + 4..bits + 8]);
         let counts = self.counts_at() + 2 * slot;
         block[counts..counts + 2].copy_from_slice(&(count as u16).to_le_bytes());
+        let ex_numbers = bits + 8 + self.ex_planes * bits;
+        for plane in 0..self.ex_planes {
+            let at = bits + 8 + plane * bits;
+            let count = self.write_plane(block, 1 + plane, slot, &code[at..at + bits]);
+            let counts = self.ex_counts_at() + 2 * (plane * self.capacity + slot);
+            block[counts..counts + 2].copy_from_slice(&(count as u16).to_le_bytes());
+        }
+        for number in 0..self.ex_numbers() {
+            let at = self.ex_factors_at() + 4 * (number * self.capacity + slot);
+            let from = ex_numbers + 4 * number;
+            block[at..at + 4].copy_from_slice(&code[from..from + 4]);
+        }
         let payloads = self.payloads_at() + self.payload_bytes * slot;
         block[payloads..payloads + self.payload_bytes].copy_from_slice(payload);
+    }
+
+    /// Writes one plane's bits of entry `slot`; returns how many are set.
+    fn write_plane(&self, block: &mut [u8], plane: usize, slot: usize, bits: &[u8]) -> u32 {
+        let (first, shift) = self.nibble_position(slot);
+        let first = first + plane * self.plane_bytes();
+        let stride = self.capacity / 2;
+        let mut count = 0u32;
+        for g in 0..self.groups() {
+            let byte = bits.get(g / 2).copied().unwrap_or(0);
+            let nibble = (byte >> (4 * (g % 2))) & 0x0f;
+            count += nibble.count_ones();
+            let at = first + g * stride;
+            block[at] = (block[at] & !(0x0f << shift)) | (nibble << shift);
+        }
+        count
+    }
+
+    /// One plane's bits of entry `slot`, as [`crate::rabitq::encode`] writes them.
+    fn read_plane(&self, block: &[u8], plane: usize, slot: usize, out: &mut [u8]) {
+        let (first, shift) = self.nibble_position(slot);
+        let first = first + plane * self.plane_bytes();
+        let stride = self.capacity / 2;
+        for g in 0..self.dims.div_ceil(4) {
+            let nibble = (block[first + g * stride] >> shift) & 0x0f;
+            out[g / 2] |= nibble << (4 * (g % 2));
+        }
     }
 
     /// The code of entry `slot` in [`crate::rabitq::encode`]'s form.
     pub fn code(&self, block: &[u8], slot: usize) -> Vec<u8> {
         let bits = bit_bytes(self.dims);
-        let mut code = vec![0u8; bits + 8];
-        let (first, shift) = self.nibble_position(slot);
-        let stride = self.capacity / 2;
-        for g in 0..self.dims.div_ceil(4) {
-            let nibble = (block[first + g * stride] >> shift) & 0x0f;
-            code[g / 2] |= nibble << (4 * (g % 2));
-        }
+        let mut code = vec![0u8; self.code_bytes()];
+        self.read_plane(block, 0, slot, &mut code[..bits]);
         code[bits..bits + 4].copy_from_slice(&self.factor(block, slot).to_le_bytes());
-        code[bits + 4..].copy_from_slice(&self.error(block, slot).to_le_bytes());
+        code[bits + 4..bits + 8].copy_from_slice(&self.error(block, slot).to_le_bytes());
+        for plane in 0..self.ex_planes {
+            let at = bits + 8 + plane * bits;
+            self.read_plane(block, 1 + plane, slot, &mut code[at..at + bits]);
+        }
+        let ex_numbers = bits + 8 + self.ex_planes * bits;
+        for number in 0..self.ex_numbers() {
+            let at = self.ex_factors_at() + 4 * (number * self.capacity + slot);
+            code[ex_numbers + 4 * number..ex_numbers + 4 * number + 4]
+                .copy_from_slice(&block[at..at + 4]);
+        }
         code
     }
 
@@ -221,7 +334,7 @@ impl BlockLayout {
             let payload = self.payload(block, last).to_vec();
             self.write(block, slot, &code, &payload);
         }
-        let zero_code = vec![0u8; bit_bytes(self.dims) + 8];
+        let zero_code = vec![0u8; self.code_bytes()];
         self.write(block, last, &zero_code, &vec![0; self.payload_bytes]);
         self.set_len(block, last);
     }
@@ -237,22 +350,29 @@ mod tests {
     use crate::rabitq::encode;
     use crate::synthetic::Rng;
 
-    fn random_code(rng: &mut Rng, dims: usize) -> Vec<u8> {
+    fn random_code(rng: &mut Rng, dims: usize, ex_planes: usize) -> Vec<u8> {
         let r: Vec<f32> = (0..dims).map(|_| rng.normal()).collect();
         let mut code = Vec::new();
-        encode(&r, &mut code);
+        encode(&r, ex_planes, &mut code);
         code
     }
 
     #[test]
     fn entries_round_trip_and_removal_keeps_the_others() {
-        for (dims, capacity) in [(384, 32), (13, 8), (768, 16), (6, 2)] {
-            let layout = BlockLayout::new(dims, capacity, 4);
+        for (dims, capacity, ex_planes) in [
+            (384, 32, 0),
+            (13, 8, 0),
+            (768, 16, 0),
+            (6, 2, 0),
+            (384, 32, 2),
+            (13, 8, 1),
+        ] {
+            let layout = BlockLayout::extended(dims, capacity, ex_planes, 4);
             let mut rng = Rng(dims as u64);
             let mut block = layout.empty();
             let mut expected = Vec::new();
             for id in 0..capacity as u32 {
-                let code = random_code(&mut rng, dims);
+                let code = random_code(&mut rng, dims, ex_planes);
                 assert!(layout.push(&mut block, &code, &id.to_le_bytes()));
                 expected.push((code, id));
             }
@@ -279,20 +399,28 @@ mod tests {
             let odd: Vec<(Vec<u8>, u32)> = expected.into_iter().filter(|e| e.1 % 2 == 1).collect();
             check(&block, &odd);
             for slot in 0..layout.len(&block) {
-                let bits = layout.code(&block, slot)[..bit_bytes(dims)].to_vec();
-                let ones: u32 = bits.iter().map(|b| b.count_ones()).sum();
-                assert_eq!(layout.count(&block, slot), ones);
+                let code = layout.code(&block, slot);
+                let bits = bit_bytes(dims);
+                let ones = |plane: &[u8]| plane.iter().map(|b| b.count_ones()).sum::<u32>();
+                assert_eq!(layout.count(&block, slot), ones(&code[..bits]));
+                for plane in 0..ex_planes {
+                    let at = bits + 8 + plane * bits;
+                    let counts = layout.ex_counts(&block, plane);
+                    let count = u16::from_le_bytes([counts[2 * slot], counts[2 * slot + 1]]);
+                    assert_eq!(u32::from(count), ones(&code[at..at + bits]));
+                }
             }
         }
     }
 
     #[test]
-    fn fitting_halves_the_capacity_for_wide_vectors() {
+    fn fitting_trades_extra_bits_then_capacity_for_wide_vectors() {
         let page = 8_000;
-        assert_eq!(
-            BlockLayout::fitting(768, 12, page).map(|l| l.capacity()),
-            Some(32)
-        );
+        let fit =
+            |dims| BlockLayout::fitting(dims, 12, page).map(|l| (l.capacity(), l.ex_planes()));
+        assert_eq!(fit(384), Some((32, 2)));
+        assert_eq!(fit(768), Some((32, 1)));
+        assert_eq!(fit(1536), Some((32, 0)));
         assert_eq!(
             BlockLayout::fitting(4_000, 12, page).map(|l| l.capacity()),
             Some(8)

@@ -33,12 +33,18 @@ pub fn default_probes(lists: usize) -> usize {
 /// 0.25: 0.98 / 917, 0.5: 0.98 / 1,131.
 pub const SPREAD_WEIGHT: f32 = 0.25;
 
-/// Appends the code of `x` in the list whose centroid is `centroid`; returns the residual's norm
-/// (the list's spread is the largest of these).
-pub fn encode_entry(rotation: &Rotation, centroid: &[f32], x: &[f32], out: &mut Vec<u8>) -> f32 {
+/// Appends the code of `x` in the list whose centroid is `centroid`, with `ex_planes` extra bits
+/// per coordinate; returns the residual's norm (the list's spread is the largest of these).
+pub fn encode_entry(
+    rotation: &Rotation,
+    centroid: &[f32],
+    x: &[f32],
+    ex_planes: usize,
+    out: &mut Vec<u8>,
+) -> f32 {
     let mut residual: Vec<f32> = x.iter().zip(centroid).map(|(a, b)| a - b).collect();
     let norm = residual.iter().map(|v| v * v).sum::<f32>().sqrt();
     rotation.apply(&mut residual);
-    rabitq::encode(&residual, out);
+    rabitq::encode(&residual, ex_planes, out);
     norm
 }

@@ -1,15 +1,17 @@
 //! An in-memory IVF index over the same codes and scan as the access method: the reference the
 //! recall tests and the parameter sweep run against, without Postgres.
 
-use crate::block::{BlockLayout, MAX_CAPACITY};
+use crate::block::BlockLayout;
 use crate::ivf::{self, encode_entry, KMEANS_ITERATIONS, ROTATION_SEED};
 use crate::kmeans;
-use crate::rabitq::code_bytes;
 use crate::rotation::Rotation;
 use crate::scan::{Scan, Step};
 use crate::tune::{self, Calibration};
 use crate::vector::dot;
 use rayon::prelude::*;
+
+/// Bytes a block may take: about what a Postgres page holds, so blocks are laid out as on pages.
+const BLOCK_LIMIT: usize = 8_000;
 
 pub struct MemoryIndex {
     dims: usize,
@@ -47,7 +49,7 @@ impl MemoryIndex {
             spreads: vec![0.0; lists],
             centroids,
             lists: vec![Vec::new(); lists],
-            layout: BlockLayout::new(dims, MAX_CAPACITY, 4),
+            layout: BlockLayout::fitting(dims, 4, BLOCK_LIMIT).expect("block of a page's size"),
             vectors: Vec::new(),
             deleted: Vec::new(),
             default_probes: 1,
@@ -72,9 +74,15 @@ impl MemoryIndex {
 
     fn code(&self, x: &[f32]) -> (usize, Vec<u8>, f32) {
         let list = kmeans::nearest(&self.centroids, &self.norms, self.dims, x);
-        let mut code = Vec::with_capacity(code_bytes(self.dims));
+        let mut code = Vec::with_capacity(self.layout.code_bytes());
         let centroid = &self.centroids[list * self.dims..(list + 1) * self.dims];
-        let spread = encode_entry(&self.rotation, centroid, x, &mut code);
+        let spread = encode_entry(
+            &self.rotation,
+            centroid,
+            x,
+            self.layout.ex_planes(),
+            &mut code,
+        );
         (list, code, spread)
     }
 

@@ -156,10 +156,16 @@ impl<P> Scan<P> {
     ) {
         let mut upper = [0.0; MAX_CAPACITY];
         let mut lower = [0.0; MAX_CAPACITY];
+        let mut sign_sums = [0; MAX_CAPACITY];
         let len = self
             .lut
-            .bound_block(base, layout, block, &mut upper, &mut lower);
+            .bound_block(base, layout, block, &mut sign_sums, &mut upper, &mut lower);
         let mut threshold = self.threshold();
+        // Extended codes only for blocks with an entry that may still make the first results.
+        if layout.ex_planes() > 0 && upper[..len].iter().any(|&u| u >= threshold) {
+            self.lut
+                .refine_block(base, layout, block, &sign_sums, &mut upper, &mut lower);
+        }
         for slot in 0..len {
             let candidate = Ranked {
                 key: upper[slot],

@@ -130,7 +130,7 @@ mod tests {
         let mut spreads = vec![0.0f32; lists];
         for (x, &l) in data.chunks(dims).zip(&assigned) {
             let c = &centroids[l as usize * dims..(l as usize + 1) * dims];
-            let spread = encode_entry(&rotation, c, x, &mut Vec::new());
+            let spread = encode_entry(&rotation, c, x, 0, &mut Vec::new());
             spreads[l as usize] = spreads[l as usize].max(spread);
         }
         let query_rows: Vec<usize> = (0..QUERIES).map(|i| i * 37).collect();
