@@ -61,25 +61,73 @@ pub fn probe_order(
     dims: usize,
     spreads: &[f32],
 ) -> Vec<(u32, f32)> {
-    let query_norm = dot(query, query).sqrt();
-    let mut ranked: Vec<(f32, u32, f32)> = centroids
-        .chunks(dims)
-        .zip(spreads)
-        .enumerate()
-        .map(|(list, (c, spread))| {
-            let base = dot(query, c);
-            (
-                base + SPREAD_WEIGHT * query_norm * spread,
-                list as u32,
-                base,
-            )
-        })
-        .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-    ranked
-        .into_iter()
-        .map(|(_, list, base)| (list, base))
-        .collect()
+    let mut order = ProbeOrder::new(query, centroids, dims, spreads);
+    order.next(order.ranked.len()).to_vec()
+}
+
+/// Lists ranked for probing, sorted only as far as a scan has asked: a query that stops after
+/// its first round sorts `probes` lists, not all of them (sorting 212 lists was 2.4% of a
+/// 16-probe query).
+struct ProbeOrder {
+    /// (probing score, list, q.c); sorted best first up to `sorted`.
+    ranked: Vec<(f32, u32, f32)>,
+    sorted: usize,
+    /// Lists handed out so far.
+    probed: usize,
+    /// The same lists as (list, q.c), for handing out.
+    out: Vec<(u32, f32)>,
+}
+
+impl ProbeOrder {
+    fn new(query: &[f32], centroids: &[f32], dims: usize, spreads: &[f32]) -> Self {
+        let query_norm = dot(query, query).sqrt();
+        let ranked = centroids
+            .chunks(dims)
+            .zip(spreads)
+            .enumerate()
+            .map(|(list, (c, spread))| {
+                let base = dot(query, c);
+                (
+                    base + SPREAD_WEIGHT * query_norm * spread,
+                    list as u32,
+                    base,
+                )
+            })
+            .collect();
+        ProbeOrder {
+            ranked,
+            sorted: 0,
+            probed: 0,
+            out: Vec::new(),
+        }
+    }
+
+    fn remaining(&self) -> usize {
+        self.ranked.len() - self.probed
+    }
+
+    /// The next `count` lists (fewer at the end), best first.
+    fn next(&mut self, count: usize) -> &[(u32, f32)] {
+        let end = (self.probed + count).min(self.ranked.len());
+        let best_first = |a: &(f32, u32, f32), b: &(f32, u32, f32)| b.0.total_cmp(&a.0);
+        if end > self.sorted {
+            let rest = &mut self.ranked[self.sorted..];
+            let take = end - self.sorted;
+            if take < rest.len() {
+                rest.select_nth_unstable_by(take - 1, best_first);
+            }
+            rest[..take].sort_unstable_by(best_first);
+            self.sorted = end;
+        }
+        self.out.clear();
+        self.out.extend(
+            self.ranked[self.probed..end]
+                .iter()
+                .map(|&(_, list, base)| (list, base)),
+        );
+        self.probed = end;
+        &self.out
+    }
 }
 
 /// How many results a scan expects to be asked for before it is stopped (LIMIT is not passed to
@@ -89,9 +137,7 @@ const EXPECTED_RESULTS: usize = 10;
 pub struct Scan<P> {
     query: Vec<f32>,
     lut: QueryLut,
-    /// (list, q.c), in probing order.
-    order: Vec<(u32, f32)>,
-    probed: usize,
+    order: ProbeOrder,
     probes_per_round: usize,
     /// Candidates by upper bound, best first.
     candidates: BinaryHeap<Ranked<P>>,
@@ -117,14 +163,13 @@ impl<P> Scan<P> {
         spreads: &[f32],
         probes: usize,
     ) -> Self {
-        let order = probe_order(query, centroids, rotation.dims(), spreads);
+        let order = ProbeOrder::new(query, centroids, rotation.dims(), spreads);
         let mut rotated = query.to_vec();
         rotation.apply(&mut rotated);
         Scan {
             query: query.to_vec(),
             lut: QueryLut::new(&rotated),
             order,
-            probed: 0,
             probes_per_round: probes.max(1),
             candidates: BinaryHeap::new(),
             deferred: Vec::new(),
@@ -234,10 +279,8 @@ impl<P> Scan<P> {
                 }
                 continue;
             }
-            if self.probed < self.order.len() {
-                let end = (self.probed + self.probes_per_round).min(self.order.len());
-                let lists = self.order[self.probed..end].to_vec();
-                self.probed = end;
+            if self.order.remaining() > 0 {
+                let lists = self.order.next(self.probes_per_round).to_vec();
                 // A scan that outlives its first round is a filtered one: grow the rounds so a
                 // selective filter needs few of them (and few boundaries where order is relaxed).
                 self.probes_per_round *= 2;
