@@ -7,6 +7,7 @@
 //! - [`half_conv`]: checked f32 <-> f16 conversion.
 
 pub mod binary;
+mod decimal;
 pub mod distance;
 pub mod half_conv;
 mod kernels;

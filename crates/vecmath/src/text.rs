@@ -1,6 +1,6 @@
 //! The text form shared with pgvector: `[1,2.5,-3e-2]`, whitespace allowed around every token.
 
-use crate::{ElementError, MAX_DIM};
+use crate::{decimal, ElementError, MAX_DIM};
 use std::fmt::Write;
 
 /// A malformed literal; `position` is the 1-based character position of the problem.
@@ -172,9 +172,30 @@ pub fn parse(text: &str) -> Result<Vec<f32>, ParseError> {
             error: ElementError::Empty,
         });
     }
+    let bytes = text.as_bytes();
     loop {
         cur.skip_whitespace();
         let start = cur.byte;
+        // The common case in one pass: a plain number followed by a separator.
+        if let Some((value, used)) = decimal::parse_prefix(&bytes[start..]) {
+            let after = bytes.get(start + used).copied().unwrap_or(b' ');
+            if values.len() < MAX_DIM && (matches!(after, b',' | b']') || is_ascii_space(after)) {
+                values.push(value);
+                cur.byte = start + used;
+                cur.skip_whitespace();
+                match bytes.get(cur.byte) {
+                    Some(b',') => {
+                        cur.byte += 1;
+                        continue;
+                    }
+                    Some(b']') => {
+                        cur.byte += 1;
+                        break;
+                    }
+                    _ => return Err(cur.syntax("\",\" or \"]\"")),
+                }
+            }
+        }
         let token = cur.take_token();
         if token.is_empty() {
             return Err(cur.syntax("a number"));
