@@ -4,11 +4,15 @@
 use crate::block::BlockLayout;
 use crate::ivf::{self, encode_entry, KMEANS_ITERATIONS, ROTATION_SEED};
 use crate::kmeans;
+use crate::rng::Rng;
 use crate::rotation::Rotation;
 use crate::scan::{Scan, Step};
 use crate::tune::{self, Calibration};
 use crate::vector::dot;
 use rayon::prelude::*;
+
+/// Seed of the training sample.
+const SAMPLE_SEED: u64 = 17;
 
 /// Bytes a block may take: about what a Postgres page holds, so blocks are laid out as on pages.
 const BLOCK_LIMIT: usize = 8_000;
@@ -34,10 +38,17 @@ impl MemoryIndex {
         let rows = data.len() / dims;
         let lists = lists.clamp(1, rows.max(1));
         let sample_rows = (lists * ivf::TRAINING_ROWS_PER_LIST).min(rows);
-        // An evenly spaced sample is deterministic and covers the data.
+        // A seeded random sample, as the access method's (a reservoir): an evenly spaced one
+        // aliased with the MS MARCO file, whose passages come in runs per query. On 51,796
+        // MiniLM encodings (341 lists) it cost recall: 0.650 against 0.754 at 2 probes, 0.837
+        // against 0.911 at 16.
+        let mut rows_left: Vec<usize> = (0..rows).collect();
+        let mut rng = Rng(SAMPLE_SEED);
         let sample: Vec<f32> = (0..sample_rows)
             .flat_map(|i| {
-                let row = i * rows / sample_rows;
+                let pick = i + (rng.next_u64() as usize) % (rows - i);
+                rows_left.swap(i, pick);
+                let row = rows_left[i];
                 data[row * dims..(row + 1) * dims].iter().copied()
             })
             .collect();
