@@ -6,7 +6,6 @@
 //! len u32 | reserved u32
 //! codes:    for each group g of 4 dimensions (padded to an even count), capacity/2 bytes;
 //!           byte j holds entry j's nibble g in its low half and entry j + capacity/2's in its high
-//! ex codes: ex_planes planes laid out as `codes`, the extended codes' lower bits, lowest first
 //! factors:  capacity x f32     (RaBitQ's |r|^2 / sum|r_i|)
 //! errors:   capacity x f32     (the scale of the estimate's error)
 //! counts:   capacity x u16     (set bits of the code)
@@ -14,6 +13,8 @@
 //! ex factors, ex errors, ex weights: capacity x f32 each
 //! ex counts: ex_planes x capacity x u16 (set bits of each plane)
 //! payloads: capacity x payload_bytes (the caller's: a row id, a heap TID...)
+//! ex codes: ex_planes planes laid out as `codes`, the extended codes' lower bits, lowest first
+//!           (last: only blocks with an entry that may make the results read them)
 //! ```
 //! Entries 0..len are live; the rest are zeroed. All numbers are little-endian.
 
@@ -102,12 +103,17 @@ impl BlockLayout {
     fn plane_bytes(&self) -> usize {
         self.groups() * self.capacity / 2
     }
-    /// Plane 0 holds the sign bits, plane 1 + k extra plane k.
+    /// Plane 0 holds the sign bits, plane 1 + k extra plane k (at the end of the block, so
+    /// what every scan reads is contiguous).
     fn plane_at(&self, plane: usize) -> usize {
-        self.codes_at() + plane * self.plane_bytes()
+        if plane == 0 {
+            self.codes_at()
+        } else {
+            self.ex_planes_at() + (plane - 1) * self.plane_bytes()
+        }
     }
     fn factors_at(&self) -> usize {
-        self.plane_at(1 + self.ex_planes)
+        self.codes_at() + self.plane_bytes()
     }
     fn errors_at(&self) -> usize {
         self.factors_at() + 4 * self.capacity
@@ -132,9 +138,13 @@ impl BlockLayout {
         self.ex_counts_at() + 2 * self.ex_planes * self.capacity
     }
 
+    fn ex_planes_at(&self) -> usize {
+        self.payloads_at() + self.payload_bytes * self.capacity
+    }
+
     /// Size of a block in bytes.
     pub fn bytes(&self) -> usize {
-        self.payloads_at() + self.payload_bytes * self.capacity
+        self.ex_planes_at() + self.ex_planes * self.plane_bytes()
     }
 
     /// An empty block.
@@ -154,7 +164,8 @@ impl BlockLayout {
     }
 
     fn plane<'a>(&self, block: &'a [u8], plane: usize) -> &'a [u8] {
-        &block[self.plane_at(plane)..self.plane_at(plane + 1)]
+        let at = self.plane_at(plane);
+        &block[at..at + self.plane_bytes()]
     }
 
     /// Every slot's extended-code factor (f32), as [`BlockLayout::factors`].
@@ -281,7 +292,7 @@ impl BlockLayout {
     /// Writes one plane's bits of entry `slot`; returns how many are set.
     fn write_plane(&self, block: &mut [u8], plane: usize, slot: usize, bits: &[u8]) -> u32 {
         let (first, shift) = self.nibble_position(slot);
-        let first = first + plane * self.plane_bytes();
+        let first = first - self.codes_at() + self.plane_at(plane);
         let stride = self.capacity / 2;
         let mut count = 0u32;
         for g in 0..self.groups() {
@@ -297,7 +308,7 @@ impl BlockLayout {
     /// One plane's bits of entry `slot`, as [`crate::rabitq::encode`] writes them.
     fn read_plane(&self, block: &[u8], plane: usize, slot: usize, out: &mut [u8]) {
         let (first, shift) = self.nibble_position(slot);
-        let first = first + plane * self.plane_bytes();
+        let first = first - self.codes_at() + self.plane_at(plane);
         let stride = self.capacity / 2;
         for g in 0..self.dims.div_ceil(4) {
             let nibble = (block[first + g * stride] >> shift) & 0x0f;
