@@ -79,8 +79,27 @@ pub fn encode(rotated_residual: &[f32], ex_planes: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// Steps of the scale search in [`encode_extended`].
-const SCALE_STEPS: usize = 20;
+/// A magnitude's cell on a grid of `scale` per unit, `top` the last cell: floor(m * scale)
+/// clamped to 0..=top, without a libm call or an int conversion, so loops over it vectorise
+/// (adding and removing 2^23 rounds to the nearest integer; exact halves may go either way, which
+/// only picks the neighbouring cell).
+#[inline(always)]
+fn cell(magnitude: f32, scale: f32, top: f32) -> f32 {
+    const ROUND: f32 = 8_388_608.0;
+    // magnitude * scale >= 0, so the result is at least -0.0; only the top needs a clamp (a
+    // plain comparison: f32::min's NaN handling costs the vectorised loop a blend per lane).
+    let floor = ((magnitude * scale - 0.5) + ROUND) - ROUND;
+    if floor > top {
+        top
+    } else {
+        floor
+    }
+}
+
+/// Steps of the scale search in [`encode_extended`]. 20 steps cost 52 us per 768-d vector (19 s
+/// more for a 1M-row build than sign bits alone); 10 steps with a vectorisable cell function cost
+/// 22 us, with 17-19 re-ranks per top 10 on 51,796 MS MARCO encodings (18-20 with 20 steps).
+const SCALE_STEPS: usize = 10;
 
 /// The extended part of a code. Coordinate i gets the code c_i in [0, 2^(1 + ex_planes)) whose
 /// value v_i = c_i - (2^(1 + ex_planes) - 1) / 2 is +-(u_i + 1/2): u_i is |r_i| on a grid of
@@ -96,20 +115,31 @@ fn encode_extended(residual: &[f32], norm2: f32, ex_planes: usize, out: &mut Vec
     out.resize(start + ex_planes * bits, 0);
     let levels = 1u32 << ex_planes;
     let top = (levels - 1) as f32;
-    let max_abs = residual.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let magnitude = |v: f32, scale: f32| (v.abs() * scale).min(top) as u32;
+    let magnitudes: Vec<f32> = residual.iter().map(|v| v.abs()).collect();
+    let max_abs = magnitudes.iter().fold(0.0f32, |m, &v| m.max(v));
     // (cos, scale, v . r, |v|^2) of the best scale.
     let mut best = (f32::NEG_INFINITY, 0.0f32, 0.0f32, 0.0f32);
     if max_abs > 0.0 {
         for step in 0..SCALE_STEPS {
             let share = 0.3 + 0.7 * step as f32 / (SCALE_STEPS - 1) as f32;
             let scale = share * levels as f32 / max_abs;
-            let (mut along, mut length2) = (0.0f32, 0.0f32);
-            for &v in residual {
-                let value = magnitude(v, scale) as f32 + 0.5;
-                along += value * v.abs();
-                length2 += value * value;
+            // Eight partial sums, so the loop vectorises (a single f32 sum cannot be reordered).
+            let (mut along, mut length2) = ([0.0f32; 8], [0.0f32; 8]);
+            let chunks = magnitudes.chunks_exact(8);
+            let rest = chunks.remainder();
+            for chunk in chunks {
+                for lane in 0..8 {
+                    let value = cell(chunk[lane], scale, top) + 0.5;
+                    along[lane] += value * chunk[lane];
+                    length2[lane] += value * value;
+                }
             }
+            for (lane, &m) in rest.iter().enumerate() {
+                let value = cell(m, scale, top) + 0.5;
+                along[lane] += value * m;
+                length2[lane] += value * value;
+            }
+            let (along, length2): (f32, f32) = (along.iter().sum(), length2.iter().sum());
             let cos = along / (length2 * norm2).sqrt();
             if cos > best.0 {
                 best = (cos, scale, along, length2);
@@ -118,7 +148,7 @@ fn encode_extended(residual: &[f32], norm2: f32, ex_planes: usize, out: &mut Vec
     }
     let (cos, scale, along, length2) = best;
     for (i, &v) in residual.iter().enumerate() {
-        let u = magnitude(v, scale);
+        let u = cell(v.abs(), scale, top) as u32;
         let code = if v > 0.0 { levels + u } else { levels - 1 - u };
         for plane in 0..ex_planes {
             if code >> plane & 1 == 1 {
