@@ -279,8 +279,8 @@ impl QueryLut {
             .zip(layout.errors(block).chunks_exact(4))
             .zip(layout.counts(block).chunks_exact(2));
         for (slot, (((&weighted, factor), error), count)) in entries.enumerate() {
-            let factor = f32::from_le_bytes([factor[0], factor[1], factor[2], factor[3]]);
-            let error = f32::from_le_bytes([error[0], error[1], error[2], error[3]]);
+            let factor = f32_le(factor);
+            let error = f32_le(error);
             let count = u16::from_le_bytes([count[0], count[1]]) as u32;
             let (estimate, bound) = self.finish(weighted, count, factor, error);
             upper[slot] = base + estimate + bound;
@@ -329,9 +329,9 @@ impl QueryLut {
             .zip(layout.ex_errors(block).chunks_exact(4))
             .zip(layout.ex_weights(block).chunks_exact(4));
         for (slot, (((&along, factor), error), weight)) in entries.enumerate() {
-            let factor = f32::from_le_bytes([factor[0], factor[1], factor[2], factor[3]]);
-            let error = f32::from_le_bytes([error[0], error[1], error[2], error[3]]);
-            let weight = f32::from_le_bytes([weight[0], weight[1], weight[2], weight[3]]);
+            let factor = f32_le(factor);
+            let error = f32_le(error);
+            let weight = f32_le(weight);
             let estimate = factor * (along - centre * self.total);
             let bound = self.error_scale * error + self.ex_rounding * weight;
             upper[slot] = base + estimate + bound;
@@ -371,14 +371,7 @@ impl QueryLut {
     pub fn estimate(&self, code: &[u8]) -> (f32, f32) {
         let bits = bit_bytes(self.dims);
         let (count, weighted) = self.bit_sums(&code[..bits]);
-        let factor =
-            f32::from_le_bytes([code[bits], code[bits + 1], code[bits + 2], code[bits + 3]]);
-        let error = f32::from_le_bytes([
-            code[bits + 4],
-            code[bits + 5],
-            code[bits + 6],
-            code[bits + 7],
-        ]);
+        let (factor, error) = (f32_le(&code[bits..]), f32_le(&code[bits + 4..]));
         self.finish(weighted, count, factor, error)
     }
 
@@ -401,10 +394,7 @@ impl QueryLut {
             along += query * (c as f64 - centre);
         }
         let numbers = planes + ex_planes * bits;
-        let number = |k: usize| {
-            let at = numbers + 4 * k;
-            f32::from_le_bytes([code[at], code[at + 1], code[at + 2], code[at + 3]])
-        };
+        let number = |k: usize| f32_le(&code[numbers + 4 * k..]);
         let (factor, error, weight) = (number(0), number(1), number(2));
         (
             factor * along as f32,
@@ -440,6 +430,12 @@ fn nibble_tables(levels: &[u8]) -> Vec<u8> {
         }
     }
     tables
+}
+
+/// A little-endian f32 from the first 4 bytes.
+#[inline(always)]
+fn f32_le(bytes: &[u8]) -> f32 {
+    f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
 fn has_avx2() -> bool {
