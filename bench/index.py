@@ -8,7 +8,7 @@ Data sets:
 - msmarco: real encodings of MS MARCO passages made in the database by tasb_encode_batch (via
   tasb_backfill) with the model in --model-dir: by default every passage of the file but the last
   200, whose first 12 words are the queries. Encodings are cached (as real[]) in table
-  bench_msmarco_<model>, and only missing ones are encoded (all 52k: about 50 minutes of
+  bench_msmarco_<model>, and only missing ones are encoded (all 52k: about 30 minutes of
   all-MiniLM-L6-v2 on 2 CPU cores, once).
 
 For each index: build time (CREATE INDEX, maintenance_work_mem and parallel workers as given), index
