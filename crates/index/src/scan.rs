@@ -62,7 +62,7 @@ pub fn probe_order(
     spreads: &[f32],
 ) -> Vec<(u32, f32)> {
     let mut order = ProbeOrder::new(query, centroids, dims, spreads);
-    order.next(order.ranked.len()).to_vec()
+    order.next(order.ranked.len())
 }
 
 /// Lists ranked for probing, sorted only as far as a scan has asked: a query that stops after
@@ -74,8 +74,6 @@ struct ProbeOrder {
     sorted: usize,
     /// Lists handed out so far.
     probed: usize,
-    /// The same lists as (list, q.c), for handing out.
-    out: Vec<(u32, f32)>,
 }
 
 impl ProbeOrder {
@@ -98,7 +96,6 @@ impl ProbeOrder {
             ranked,
             sorted: 0,
             probed: 0,
-            out: Vec::new(),
         }
     }
 
@@ -106,8 +103,8 @@ impl ProbeOrder {
         self.ranked.len() - self.probed
     }
 
-    /// The next `count` lists (fewer at the end), best first.
-    fn next(&mut self, count: usize) -> &[(u32, f32)] {
+    /// The next `count` lists (fewer at the end), best first, as (list, q.c).
+    fn next(&mut self, count: usize) -> Vec<(u32, f32)> {
         let end = (self.probed + count).min(self.ranked.len());
         let best_first = |a: &(f32, u32, f32), b: &(f32, u32, f32)| b.0.total_cmp(&a.0);
         if end > self.sorted {
@@ -119,14 +116,12 @@ impl ProbeOrder {
             rest[..take].sort_unstable_by(best_first);
             self.sorted = end;
         }
-        self.out.clear();
-        self.out.extend(
-            self.ranked[self.probed..end]
-                .iter()
-                .map(|&(_, list, base)| (list, base)),
-        );
+        let lists = self.ranked[self.probed..end]
+            .iter()
+            .map(|&(_, list, base)| (list, base))
+            .collect();
         self.probed = end;
-        &self.out
+        lists
     }
 }
 
@@ -280,7 +275,7 @@ impl<P> Scan<P> {
                 continue;
             }
             if self.order.remaining() > 0 {
-                let lists = self.order.next(self.probes_per_round).to_vec();
+                let lists = self.order.next(self.probes_per_round);
                 // A scan that outlives its first round is a filtered one: grow the rounds so a
                 // selective filter needs few of them (and few boundaries where order is relaxed).
                 self.probes_per_round *= 2;

@@ -177,38 +177,29 @@ pub fn parse(text: &str) -> Result<Vec<f32>, ParseError> {
         cur.skip_whitespace();
         let start = cur.byte;
         // The common case in one pass: a plain number followed by a separator.
-        if let Some((value, used)) = decimal::parse_prefix(&bytes[start..]) {
+        let fast = decimal::parse_prefix(&bytes[start..]).filter(|&(_, used)| {
             let after = bytes.get(start + used).copied().unwrap_or(b' ');
-            if values.len() < MAX_DIM && (matches!(after, b',' | b']') || is_ascii_space(after)) {
-                values.push(value);
-                cur.byte = start + used;
-                cur.skip_whitespace();
-                match bytes.get(cur.byte) {
-                    Some(b',') => {
-                        cur.byte += 1;
-                        continue;
-                    }
-                    Some(b']') => {
-                        cur.byte += 1;
-                        break;
-                    }
-                    _ => return Err(cur.syntax("\",\" or \"]\"")),
-                }
+            values.len() < MAX_DIM && (matches!(after, b',' | b']') || is_ascii_space(after))
+        });
+        let value = if let Some((value, used)) = fast {
+            cur.byte = start + used;
+            value
+        } else {
+            let token = cur.take_token();
+            if token.is_empty() {
+                return Err(cur.syntax("a number"));
             }
-        }
-        let token = cur.take_token();
-        if token.is_empty() {
-            return Err(cur.syntax("a number"));
-        }
-        if values.len() == MAX_DIM {
-            // Count the rest so the message can say how many there were.
-            let dims = MAX_DIM + 1 + text[cur.byte..].matches(',').count();
-            return Err(ParseError::Element {
-                position: position_of(text, start),
-                error: ElementError::TooManyDimensions { dims },
-            });
-        }
-        values.push(parse_element(text, start, token, values.len())?);
+            if values.len() == MAX_DIM {
+                // Count the rest so the message can say how many there were.
+                let dims = MAX_DIM + 1 + text[cur.byte..].matches(',').count();
+                return Err(ParseError::Element {
+                    position: position_of(text, start),
+                    error: ElementError::TooManyDimensions { dims },
+                });
+            }
+            parse_element(text, start, token, values.len())?
+        };
+        values.push(value);
         cur.skip_whitespace();
         match cur.peek() {
             Some(',') => cur.byte += 1,
