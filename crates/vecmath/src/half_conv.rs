@@ -21,7 +21,7 @@ fn narrow(values: impl Iterator<Item = f64>) -> Result<Vec<f16>, ElementError> {
             if !v.is_finite() {
                 return Err(ElementError::NotFinite { index });
             }
-            let h = f16::from_f64(v);
+            let h = f16::from_f32(round_to_odd(v));
             if h.is_infinite() {
                 Err(ElementError::OutOfRange {
                     index,
@@ -33,6 +33,23 @@ fn narrow(values: impl Iterator<Item = f64>) -> Result<Vec<f16>, ElementError> {
             }
         })
         .collect()
+}
+
+/// `v` in f32, rounded toward zero with the last bit set when inexact ("round to odd"). Rounding
+/// that to f16 (11 significant bits to f32's 24) gives the correctly rounded f16 of `v`; rounding
+/// to the nearest f32 first (as `f16::from_f64` does with F16C) turns a value just past a tie
+/// between two f16 into the tie itself, e.g. 1 + 2^-11 + 2^-40 became 1 instead of 1 + 2^-10.
+fn round_to_odd(v: f64) -> f32 {
+    let nearest = v as f32;
+    if f64::from(nearest) == v || nearest.is_infinite() {
+        return nearest;
+    }
+    let toward_zero = if f64::from(nearest).abs() > v.abs() {
+        nearest.to_bits() - 1
+    } else {
+        nearest.to_bits()
+    };
+    f32::from_bits(toward_zero | 1)
 }
 
 /// Widens to f32 (exact).
