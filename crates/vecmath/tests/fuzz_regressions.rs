@@ -37,7 +37,11 @@ fn f64_just_past_an_f16_tie_rounds_up() {
 /// f32 input converts as before: exact in f64, so one rounding.
 #[test]
 fn f32_to_f16_is_unchanged() {
-    let v = [1.0f32 + f32::EPSILON * 1024.0 * 0.5 + f32::EPSILON, 6e-8, -2.5];
+    let v = [
+        1.0f32 + f32::EPSILON * 1024.0 * 0.5 + f32::EPSILON,
+        6e-8,
+        -2.5,
+    ];
     let got = f32_to_f16_checked(&v).unwrap();
     let expected: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
     assert_eq!(got, expected);
