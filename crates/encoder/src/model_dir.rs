@@ -63,7 +63,23 @@ impl ModelConfig {
                 .with_hint("A model directory holds config.json, tokenizer.json and model.onnx; scripts/export_model.py writes one."));
             }
         }
-        let hf: HfConfig = read_json(&dir.join("config.json"))?;
+        Self::parse(dir, |path| {
+            if !path.is_file() {
+                return Ok(None);
+            }
+            fs::read_to_string(path)
+                .map(Some)
+                .map_err(|e| EncoderError::new(format!("cannot read {}: {e}", path.display())))
+        })
+    }
+
+    /// The checks of [`ModelConfig::load`] on the JSON files `read` gives: the text of the file
+    /// at a path under `dir`, or None when there is none (for fuzzing, without files).
+    pub fn parse(
+        dir: &Path,
+        mut read: impl FnMut(&Path) -> Result<Option<String>, EncoderError>,
+    ) -> Result<ModelConfig, EncoderError> {
+        let hf: HfConfig = read_json(&mut read, &dir.join("config.json"))?;
         let dimensions = hf.dim.or(hf.hidden_size).ok_or_else(|| {
             EncoderError::new(format!(
                 "{} gives neither \"dim\" nor \"hidden_size\"",
@@ -73,19 +89,21 @@ impl ModelConfig {
         })?;
         let max_positions = hf.max_position_embeddings.unwrap_or(512);
 
-        let tokenizer_max = optional_json::<TokenizerConfig>(&dir.join("tokenizer_config.json"))?
-            .and_then(|t| t.model_max_length)
-            // transformers writes a huge sentinel when no limit is known
-            .filter(|&m| m > 0.0 && m < 1e9)
-            .map(|m| m as usize);
-        let st_max = optional_json::<SentenceBertConfig>(&dir.join("sentence_bert_config.json"))?
-            .and_then(|s| s.max_seq_length);
+        let tokenizer_max =
+            optional_json::<TokenizerConfig>(&mut read, &dir.join("tokenizer_config.json"))?
+                .and_then(|t| t.model_max_length)
+                // transformers writes a huge sentinel when no limit is known
+                .filter(|&m| m > 0.0 && m < 1e9)
+                .map(|m| m as usize);
+        let st_max =
+            optional_json::<SentenceBertConfig>(&mut read, &dir.join("sentence_bert_config.json"))?
+                .and_then(|s| s.max_seq_length);
         let max_length = st_max
             .or(tokenizer_max)
             .unwrap_or(max_positions)
             .min(max_positions);
 
-        let (pooling, normalize) = sentence_transformers_head(dir)?;
+        let (pooling, normalize) = sentence_transformers_head(dir, &mut read)?;
         Ok(ModelConfig {
             dir: dir.to_path_buf(),
             model_type: hf.model_type.unwrap_or_default(),
@@ -99,15 +117,18 @@ impl ModelConfig {
 }
 
 /// Pooling and normalisation from sentence-transformers' files; TAS-B's way without them.
-fn sentence_transformers_head(dir: &Path) -> Result<(Pooling, bool), EncoderError> {
-    let Some(modules) = optional_json::<Vec<StModule>>(&dir.join("modules.json"))? else {
+fn sentence_transformers_head(
+    dir: &Path,
+    read: &mut impl FnMut(&Path) -> Result<Option<String>, EncoderError>,
+) -> Result<(Pooling, bool), EncoderError> {
+    let Some(modules) = optional_json::<Vec<StModule>>(read, &dir.join("modules.json"))? else {
         return Ok((Pooling::Cls, false));
     };
     let normalize = modules.iter().any(|m| m.kind.ends_with(".Normalize"));
     let mut pooling = Pooling::Cls;
     if let Some(module) = modules.iter().find(|m| m.kind.ends_with(".Pooling")) {
         let config_path = dir.join(&module.path).join("config.json");
-        let config: StPooling = read_json(&config_path)?;
+        let config: StPooling = read_json(read, &config_path)?;
         pooling = if config.pooling_mode_cls_token {
             Pooling::Cls
         } else if config.pooling_mode_mean_tokens {
@@ -122,20 +143,30 @@ fn sentence_transformers_head(dir: &Path) -> Result<(Pooling, bool), EncoderErro
     Ok((pooling, normalize))
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, EncoderError> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| EncoderError::new(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
+fn read_json<T: for<'de> Deserialize<'de>>(
+    read: &mut impl FnMut(&Path) -> Result<Option<String>, EncoderError>,
+    path: &Path,
+) -> Result<T, EncoderError> {
+    let text = read(path)?.ok_or_else(|| {
+        EncoderError::new(format!("cannot read {}: no such file", path.display()))
+    })?;
+    parse_json(path, &text)
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, EncoderError> {
+    serde_json::from_str(text).map_err(|e| {
         EncoderError::new(format!("{} is not valid: {e}", path.display()))
             .with_hint("Re-export the model with scripts/export_model.py.")
     })
 }
 
-fn optional_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, EncoderError> {
-    if path.is_file() {
-        read_json(path).map(Some)
-    } else {
-        Ok(None)
+fn optional_json<T: for<'de> Deserialize<'de>>(
+    read: &mut impl FnMut(&Path) -> Result<Option<String>, EncoderError>,
+    path: &Path,
+) -> Result<Option<T>, EncoderError> {
+    match read(path)? {
+        Some(text) => parse_json(path, &text).map(Some),
+        None => Ok(None),
     }
 }
 
