@@ -2,6 +2,7 @@
 //! checked once per call, with errors that name the table and the column.
 
 use crate::errors::raise;
+use crate::types::oids::{base_type, extension_types};
 use pgrx::pg_sys;
 use pgrx::{PgSqlErrorCode, PgTupleDesc};
 use std::ffi::CStr;
@@ -20,16 +21,19 @@ pub struct TargetColumn {
     pub kind: VectorKind,
     /// The column's dimensions (`tasbvec(n)`), or -1 when it has none.
     pub typmod: i32,
+    /// The column's domain, when it is a domain over tasbvec or tasbhalf: its constraints are
+    /// checked on what the trigger writes.
+    pub domain: Option<pg_sys::Oid>,
 }
 
-/// The name Postgres shows for a type, without a schema.
+/// The name Postgres shows for a type (schema-qualified when it is not on the search path), for
+/// messages only: types are identified by OID.
 fn type_name(oid: pg_sys::Oid) -> String {
     // SAFETY: format_type_be accepts any OID (unknown ones print as "???") and returns a palloc'd
     // NUL-terminated string.
-    let shown = unsafe { CStr::from_ptr(pg_sys::format_type_be(oid)) }
+    unsafe { CStr::from_ptr(pg_sys::format_type_be_qualified(oid)) }
         .to_string_lossy()
-        .into_owned();
-    shown.rsplit('.').next().unwrap_or(&shown).to_string()
+        .into_owned()
 }
 
 fn attribute<'a>(
@@ -54,10 +58,11 @@ fn attno(att: &pg_sys::FormData_pg_attribute) -> NonZeroUsize {
     NonZeroUsize::new(att.attnum.max(1) as usize).unwrap_or(NonZeroUsize::MIN)
 }
 
-/// The text column to embed: text or varchar.
+/// The text column to embed: text or varchar, or a domain over them.
 pub fn source_column(desc: &PgTupleDesc, table: &str, column: &str) -> NonZeroUsize {
     let att = attribute(desc, table, column);
-    if att.atttypid != pg_sys::TEXTOID && att.atttypid != pg_sys::VARCHAROID {
+    let (base, _) = base_type(att.atttypid, att.atttypmod);
+    if base != pg_sys::TEXTOID && base != pg_sys::VARCHAROID {
         raise(
             PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
             format!(
@@ -71,23 +76,32 @@ pub fn source_column(desc: &PgTupleDesc, table: &str, column: &str) -> NonZeroUs
     attno(att)
 }
 
-/// The vector column to write: tasbvec or tasbhalf.
+/// The vector column to write: the extension's own tasbvec or tasbhalf (by OID, never by name),
+/// or a domain over one of them.
 pub fn target_column(desc: &PgTupleDesc, table: &str, column: &str) -> TargetColumn {
     let att = attribute(desc, table, column);
-    let kind = match type_name(att.atttypid).as_str() {
-        "tasbvec" => VectorKind::F32,
-        "tasbhalf" => VectorKind::F16,
-        other => raise(
+    let (base, typmod) = base_type(att.atttypid, att.atttypmod);
+    let types = extension_types();
+    let kind = if base == types.tasbvec {
+        VectorKind::F32
+    } else if base == types.tasbhalf {
+        VectorKind::F16
+    } else {
+        raise(
             PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-            format!("column \"{column}\" of table \"{table}\" is {other}, not tasbvec or tasbhalf"),
+            format!(
+                "column \"{column}\" of table \"{table}\" is {}, not tasbvec or tasbhalf",
+                type_name(att.atttypid)
+            ),
             None,
             Some("The target column holds the model's vectors: ALTER TABLE ... ADD COLUMN emb tasbvec(768)."),
-        ),
+        )
     };
     TargetColumn {
         attno: attno(att),
         kind,
-        typmod: att.atttypmod,
+        typmod,
+        domain: (att.atttypid != base).then_some(att.atttypid),
     }
 }
 

@@ -104,8 +104,21 @@ fn tasb_embed_trigger<'a>(
             vector_datum(target_column.kind, &vector, target_column.typmod)
         }
     };
-    // SAFETY: `datum` is a value of the target column's own type (tasbvec or tasbhalf, checked
-    // above), or NULL.
+    if let Some(domain) = target_column.domain {
+        // SAFETY: domain_check reads a Datum of the domain's base type (which `datum` is, or
+        // NULL) and raises an ERROR if a constraint of the domain rejects it.
+        unsafe {
+            pg_sys::domain_check(
+                datum.unwrap_or(pg_sys::Datum::from(0)),
+                datum.is_none(),
+                domain,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+    }
+    // SAFETY: `datum` is a value of the target column's type (the extension's tasbvec or
+    // tasbhalf by OID, or a domain over it whose constraints were checked), or NULL.
     unsafe { new.set_by_index_unchecked(target_column.attno, datum) };
     Ok(Some(new))
 }

@@ -3,6 +3,7 @@
 pub mod arrays;
 pub mod casts;
 pub mod io;
+pub mod oids;
 pub mod typmod;
 pub mod varlena;
 

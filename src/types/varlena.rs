@@ -8,6 +8,7 @@
 //! ```
 //! The same as pgvector's `vector`/`halfvec`, so the data is easy to reason about and convert.
 
+use super::oids::{extension_types, ExtensionTypes};
 use crate::errors::raise;
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::datum::Datum;
@@ -35,6 +36,8 @@ struct Header {
 pub trait Element: Copy + 'static {
     /// SQL name of the vector type.
     const TYPE_NAME: &'static str;
+    /// This type's OID in the extension's schema.
+    fn type_oid(types: &ExtensionTypes) -> pg_sys::Oid;
     fn elements(slice: &[Self]) -> Elements<'_>;
     fn to_f32(self) -> f32;
     /// Narrows checked f32 values to this element type (f16 rejects overflow).
@@ -46,6 +49,9 @@ pub trait Element: Copy + 'static {
 
 impl Element for f32 {
     const TYPE_NAME: &'static str = "tasbvec";
+    fn type_oid(types: &ExtensionTypes) -> pg_sys::Oid {
+        types.tasbvec
+    }
     fn elements(slice: &[f32]) -> Elements<'_> {
         Elements::F32(slice)
     }
@@ -83,6 +89,9 @@ impl Element for f32 {
 
 impl Element for f16 {
     const TYPE_NAME: &'static str = "tasbhalf";
+    fn type_oid(types: &ExtensionTypes) -> pg_sys::Oid {
+        types.tasbhalf
+    }
     fn elements(slice: &[f16]) -> Elements<'_> {
         Elements::F16(slice)
     }
@@ -242,7 +251,9 @@ impl<T: Element> IntoDatum for OwnedVec<T> {
         Some(self.datum())
     }
     fn type_oid() -> pg_sys::Oid {
-        pgrx::regtypein(T::TYPE_NAME)
+        // By the extension's schema, not the search path: an array of vectors labelled with
+        // another schema's type of the same name would be read as that type.
+        T::type_oid(&extension_types())
     }
 }
 
