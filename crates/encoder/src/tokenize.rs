@@ -3,7 +3,7 @@
 
 use crate::EncoderError;
 use std::path::Path;
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
 /// One batch ready for the model: row-major `[batch][seq_len]` int64 tensors.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +36,17 @@ impl TextTokenizer {
     }
 
     pub fn new(mut inner: Tokenizer, max_length: usize) -> Result<Self, EncoderError> {
+        // `tokenizers` takes the special tokens ([CLS], [SEP]) off the maximum length unchecked:
+        // past zero it panicked in debug builds and did not truncate at all in release ones.
+        let special = inner
+            .get_post_processor()
+            .map_or(0, |p| p.added_tokens(false));
+        if max_length <= special {
+            return Err(EncoderError::new(format!(
+                "a maximum length of {max_length} tokens leaves no room for text after the {special} special tokens"
+            ))
+            .with_hint("Check max_seq_length in sentence_bert_config.json, model_max_length in tokenizer_config.json and max_position_embeddings in config.json."));
+        }
         inner.with_padding(None);
         inner
             .with_truncation(Some(TruncationParams {
