@@ -67,9 +67,9 @@ pub fn library_has_cuda() -> Result<bool, EncoderError> {
     })
 }
 
-pub const CUDA_LIBRARY_HINT: &str = "The CPU wheel's library has no CUDA. Install onnxruntime-gpu==1.32.0 (scripts/setup.sh --gpu) and point tasb.onnxruntime_path at its libonnxruntime.so.1.32.0, or SET tasb.device = 'cpu'.";
+pub const CUDA_LIBRARY_HINT: &str = "The CPU wheel's library has no CUDA. scripts/setup_gpu.sh installs onnxruntime-gpu==1.31.1 (the newest GPU wheel) and writes its library's path into $TASB_HOME/gpu.env as TASB_GPU_ORT_LIB: point tasb.onnxruntime_path at it in a fresh session, or SET tasb.device = 'cpu'.";
 
-pub const CUDA_RUNTIME_HINT: &str = "CUDA needs an NVIDIA GPU, its driver, and CUDA 12 + cuDNN 9 libraries on the server's library path (the nvidia-* PyPI wheels that onnxruntime-gpu names work). SET tasb.device = 'cpu' or 'auto' to run on the CPU.";
+pub const CUDA_RUNTIME_HINT: &str = "CUDA needs an NVIDIA GPU, its driver, and the CUDA and cuDNN 9 libraries onnxruntime-gpu was built for on the server's library path (scripts/setup_gpu.sh installs them from PyPI and writes $TASB_HOME/gpu.env, which scripts/cluster.sh sources before starting the server). SET tasb.device = 'cpu' or 'auto' to run on the CPU.";
 
 /// Adds the CUDA execution provider to `builder`, failing if it cannot be added.
 pub fn register_cuda(builder: &mut SessionBuilder) -> Result<(), EncoderError> {

@@ -3,15 +3,15 @@
 use crate::batching::length_sorted_batches;
 use crate::device::{library_has_cuda, register_cuda, ActiveDevice, Device};
 use crate::model_dir::ModelConfig;
-use crate::pooling::pool;
+use crate::pooling::{check_finite, pool};
 use crate::runtime::{ensure_runtime, with_signals_blocked};
-use crate::tokenize::{pad_batch, TextTokenizer, Tokens};
+use crate::tokenize::{pad_batch, TextTokenizer, TokenLimits, Tokens};
 use crate::EncoderError;
 use ort::environment::Environment;
 use ort::ep::{ExecutionProvider, CPU};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
-use ort::value::Tensor;
+use ort::value::{Outlet, Tensor, TensorElementType};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,7 @@ pub struct Encoder {
     tokenizer: TextTokenizer,
     session: Session,
     takes_token_type_ids: bool,
+    limits: TokenLimits,
     device: ActiveDevice,
     stats: EncodeStats,
 }
@@ -63,6 +64,8 @@ impl Encoder {
     ) -> Result<Encoder, EncoderError> {
         let config = ModelConfig::load(dir)?;
         let tokenizer = TextTokenizer::from_file(&config.tokenizer_path(), config.max_length)?;
+        // Every id the tokenizer can produce must have a row in the embeddings: ONNX Runtime's
+        // Gather does not check its indices on every execution provider.
         tokenizer.check_vocabulary(config.vocab_size)?;
         let environment = ensure_runtime(library)?;
         let model_path = config.model_path();
@@ -98,11 +101,22 @@ impl Encoder {
             }
         }
         let takes_token_type_ids = input_names.iter().any(|n| n == "token_type_ids");
+        check_hidden_state_outlet(session.outputs(), &model_path, config.dimensions)?;
+        let limits = TokenLimits {
+            vocab_size: config.vocab_size,
+            type_vocab_size: if takes_token_type_ids {
+                config.type_vocab_size
+            } else {
+                0
+            },
+            max_length: config.max_length,
+        };
         Ok(Encoder {
             config,
             tokenizer,
             session,
             takes_token_type_ids,
+            limits,
             device: active_device,
             stats: EncodeStats::default(),
         })
@@ -122,7 +136,8 @@ impl Encoder {
     }
 
     /// Encodes texts, in input order. `keep_going` runs between model calls; returning false
-    /// stops early with an error (query cancel).
+    /// stops early with an error (query cancel). Every vector has `config().dimensions` finite
+    /// elements: a model output of another shape, or with NaN or an infinity, is an error.
     pub fn encode(
         &mut self,
         texts: &[&str],
@@ -131,8 +146,12 @@ impl Encoder {
     ) -> Result<Vec<Vec<f32>>, EncoderError> {
         let tokens: Vec<Tokens> = texts
             .iter()
-            .map(|t| self.tokenizer.encode(t))
-            .collect::<Result<_, _>>()?;
+            .map(|t| {
+                let tokens = self.tokenizer.encode(t)?;
+                tokens.check(&self.limits)?;
+                Ok(tokens)
+            })
+            .collect::<Result<_, EncoderError>>()?;
         let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
         for batch in length_sorted_batches(&lengths, batch_size) {
@@ -169,7 +188,10 @@ impl Encoder {
         let outputs = self
             .session
             .run(inputs)
-            .map_err(|e| EncoderError::new(format!("model run failed: {e}")))?;
+            .map_err(|e| {
+                EncoderError::new(format!("model run failed: {e}"))
+                    .with_hint("model.onnx does not accept what config.json and tokenizer.json describe (for instance more max_position_embeddings than the graph has); export the directory's files together (scripts/export_model.py).")
+            })?;
         let (out_shape, hidden) = outputs
             .get("last_hidden_state")
             .ok_or_else(|| {
@@ -177,14 +199,12 @@ impl Encoder {
                     .with_hint("Export with scripts/export_model.py, which names outputs as Hugging Face optimum does.")
             })?
             .try_extract_tensor::<f32>()
-            .map_err(|e| EncoderError::new(format!("last_hidden_state is not a float32 tensor: {e}")))?;
-        let dims = out_shape.last().copied().unwrap_or(0) as usize;
-        if out_shape.len() != 3 || dims != self.config.dimensions {
-            return Err(EncoderError::new(format!(
-                "the model returned shape {out_shape:?}, expected [batch, tokens, {}] from config.json",
-                self.config.dimensions
-            )));
-        }
+            .map_err(|e| {
+                EncoderError::new(format!("last_hidden_state is not a float32 tensor: {e}"))
+                    .with_hint(OUTPUT_HINT)
+            })?;
+        let dims = self.config.dimensions;
+        check_hidden_state(out_shape, hidden.len(), padded.batch, padded.seq_len, dims)?;
         let vectors = pool(
             hidden,
             &padded.attention_mask,
@@ -194,12 +214,73 @@ impl Encoder {
             self.config.pooling,
             self.config.normalize,
         );
+        check_finite(&vectors)?;
         self.stats.model_calls += 1;
         self.stats.texts += members.len() as u64;
         self.stats.tokens += members.iter().map(|t| t.ids.len() as u64).sum::<u64>();
         self.stats.model_time += started.elapsed();
         Ok(vectors)
     }
+}
+
+const OUTPUT_HINT: &str = "model.onnx must output float32 last_hidden_state [batch, tokens, dim] with dim as config.json's \"dim\" (DistilBERT) or \"hidden_size\" (BERT); export config.json and model.onnx together (scripts/export_model.py).";
+
+/// Checks, at load, what the graph declares about `last_hidden_state`: present, a float32
+/// tensor, and where its rank and last dimension are known, `[batch, tokens, dimensions]`.
+/// What the graph leaves open is checked on every output by [`check_hidden_state`].
+fn check_hidden_state_outlet(
+    outputs: &[Outlet],
+    model_path: &Path,
+    dimensions: usize,
+) -> Result<(), EncoderError> {
+    let Some(outlet) = outputs.iter().find(|o| o.name() == "last_hidden_state") else {
+        let names: Vec<&str> = outputs.iter().map(|o| o.name()).collect();
+        return Err(EncoderError::new(format!(
+            "{} has no output \"last_hidden_state\" (outputs: {})",
+            model_path.display(),
+            names.join(", ")
+        ))
+        .with_hint("Export with scripts/export_model.py, which names outputs as Hugging Face optimum does."));
+    };
+    let dtype = outlet.dtype();
+    if dtype.tensor_type() != Some(TensorElementType::Float32) {
+        return Err(EncoderError::new(format!(
+            "{}: last_hidden_state is {dtype}, not a float32 tensor",
+            model_path.display()
+        ))
+        .with_hint(OUTPUT_HINT));
+    }
+    // ONNX Runtime reports an unknown rank as no dimensions and an unknown size as -1.
+    let shape: &[i64] = dtype.tensor_shape().map_or(&[], |s| s);
+    let last = shape.last().copied().unwrap_or(-1);
+    if (!shape.is_empty() && shape.len() != 3) || (last >= 0 && last as u64 != dimensions as u64) {
+        return Err(EncoderError::new(format!(
+            "{}: last_hidden_state has shape {shape:?}, config.json gives [batch, tokens, {dimensions}]",
+            model_path.display()
+        ))
+        .with_hint(OUTPUT_HINT));
+    }
+    Ok(())
+}
+
+/// Checks a model output before pooling reads it: exactly `[batch, seq_len, dims]` with that many
+/// elements. A model that disagrees with config.json would otherwise be read out of bounds.
+pub fn check_hidden_state(
+    shape: &[i64],
+    elements: usize,
+    batch: usize,
+    seq_len: usize,
+    dims: usize,
+) -> Result<(), EncoderError> {
+    let expected = [batch, seq_len, dims].map(|n| n as i64);
+    let count = batch.checked_mul(seq_len).and_then(|n| n.checked_mul(dims));
+    if shape != expected || count != Some(elements) {
+        return Err(EncoderError::new(format!(
+            "the model returned last_hidden_state of shape {shape:?} ({elements} values), expected {expected:?} from the input and config.json"
+        ))
+        .with_hint(OUTPUT_HINT));
+    }
+    Ok(())
 }
 
 /// One ONNX Runtime session for `model_path`, optionally with the CUDA execution provider.
@@ -242,4 +323,30 @@ fn create_session(
             .map_err(load_error)?;
         builder.commit_from_file(model_path).map_err(load_error)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_output_of_another_shape_is_an_error_before_pooling() {
+        assert!(check_hidden_state(&[2, 3, 4], 24, 2, 3, 4).is_ok());
+        for (shape, elements) in [
+            (vec![2, 3, 5], 30),    // config.json's dim is wrong
+            (vec![2, 3], 6),        // rank 2
+            (vec![2, 3, 4, 1], 24), // rank 4
+            (vec![1, 3, 4], 12),    // fewer texts
+            (vec![2, 2, 4], 16),    // fewer tokens
+            (vec![2, 3, 4], 23),    // elements disagree with the shape
+            (vec![-1, 3, 4], 24),   // a negative size
+            (vec![], 1),            // a scalar
+        ] {
+            let e = check_hidden_state(&shape, elements, 2, 3, 4).unwrap_err();
+            assert!(
+                e.message.contains("last_hidden_state") && e.hint.is_some(),
+                "{shape:?}: {e}"
+            );
+        }
+    }
 }

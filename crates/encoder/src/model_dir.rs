@@ -14,6 +14,9 @@ use serde::Deserialize;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The most dimensions a model may output: the most a `tasbvec`/`tasbhalf` can hold.
+pub const MAX_DIMENSIONS: usize = 16_000;
+
 /// How token vectors become one text vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pooling {
@@ -30,7 +33,10 @@ pub struct ModelConfig {
     pub model_type: String,
     /// Output dimensions (`dim` for DistilBERT, `hidden_size` for BERT).
     pub dimensions: usize,
+    /// Rows of the token embedding table (`vocab_size`); 0 when config.json does not say.
     pub vocab_size: usize,
+    /// Rows of the token type (segment) embedding table (`type_vocab_size`, BERT's default 2).
+    pub type_vocab_size: usize,
     /// Tokens per text after truncation, [CLS] and [SEP] included.
     pub max_length: usize,
     pub pooling: Pooling,
@@ -87,6 +93,13 @@ impl ModelConfig {
             ))
             .with_hint("Only BERT-family encoders (BERT, DistilBERT, MiniLM) are supported.")
         })?;
+        if dimensions == 0 || dimensions > MAX_DIMENSIONS {
+            return Err(EncoderError::new(format!(
+                "{} gives {dimensions} dimensions; tasb supports 1 to {MAX_DIMENSIONS}",
+                dir.join("config.json").display()
+            ))
+            .with_hint("\"dim\" (DistilBERT) or \"hidden_size\" (BERT) in config.json must be the size of the model's last_hidden_state; re-export the model with scripts/export_model.py."));
+        }
         let max_positions = hf.max_position_embeddings.unwrap_or(512);
 
         let tokenizer_max =
@@ -109,6 +122,7 @@ impl ModelConfig {
             model_type: hf.model_type.unwrap_or_default(),
             dimensions,
             vocab_size: hf.vocab_size.unwrap_or(0),
+            type_vocab_size: hf.type_vocab_size.unwrap_or(2),
             max_length,
             pooling,
             normalize,
@@ -177,6 +191,7 @@ struct HfConfig {
     hidden_size: Option<usize>,
     max_position_embeddings: Option<usize>,
     vocab_size: Option<usize>,
+    type_vocab_size: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -309,5 +324,24 @@ mod tests {
         let d = minimal("nodim", r#"{"model_type":"gpt2"}"#);
         let e = ModelConfig::load(&d.0).unwrap_err();
         assert!(e.message.contains("neither"), "{e}");
+    }
+
+    #[test]
+    fn dimensions_must_fit_a_vector() {
+        for (name, config) in [
+            ("dim0", r#"{"dim":0}"#),
+            ("hidden0", r#"{"hidden_size":0}"#),
+            ("dimhuge", r#"{"dim":16001}"#),
+            ("hiddenhuge", r#"{"hidden_size":1000000000}"#),
+        ] {
+            let d = minimal(name, config);
+            let e = ModelConfig::load(&d.0).unwrap_err();
+            assert!(
+                e.message.contains("dimensions") && e.hint.is_some(),
+                "{config}: {e}"
+            );
+        }
+        let d = minimal("dimmax", r#"{"dim":16000}"#);
+        assert_eq!(ModelConfig::load(&d.0).unwrap().dimensions, 16000);
     }
 }

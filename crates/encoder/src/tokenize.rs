@@ -59,14 +59,26 @@ impl TextTokenizer {
         Ok(TextTokenizer { inner })
     }
 
-    /// Fails when the tokenizer can produce ids the model's embedding table does not have.
+    /// Fails when the tokenizer can produce ids the model's embedding table does not have
+    /// (`model_vocab_size` rows, from config.json; 0 means config.json does not say, an error too:
+    /// an id past the table would reach the model's Gather). Added tokens count by their ids,
+    /// which may lie past the base vocabulary.
     pub fn check_vocabulary(&self, model_vocab_size: usize) -> Result<(), EncoderError> {
-        let tokenizer_vocab = self.inner.get_vocab_size(true);
-        if model_vocab_size > 0 && tokenizer_vocab > model_vocab_size {
+        if model_vocab_size == 0 {
+            return Err(EncoderError::new(
+                "config.json gives no \"vocab_size\" (the rows of the model's token embeddings)",
+            )
+            .with_hint("Hugging Face writes vocab_size into every BERT/DistilBERT config.json; re-export the model with scripts/export_model.py."));
+        }
+        let largest_id = self.inner.get_vocab(true).values().copied().max();
+        let needed = largest_id
+            .map_or(0, |id| id as usize + 1)
+            .max(self.inner.get_vocab_size(true));
+        if needed > model_vocab_size {
             return Err(EncoderError::new(format!(
-                "the tokenizer has {tokenizer_vocab} tokens but the model's vocabulary has {model_vocab_size}"
+                "the tokenizer has {needed} tokens but the model's vocabulary has {model_vocab_size}"
             ))
-            .with_hint("tokenizer.json and model.onnx come from different models; export them together."));
+            .with_hint("tokenizer.json and model.onnx come from different models (or config.json's vocab_size is wrong); export them together."));
         }
         Ok(())
     }
@@ -89,6 +101,61 @@ impl TextTokenizer {
             .encode(text, true)
             .map_err(|e| EncoderError::new(format!("tokenization failed: {e}")))?;
         Ok(e.get_tokens().to_vec())
+    }
+}
+
+/// What the model's embedding tables and position count allow (from config.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLimits {
+    pub vocab_size: usize,
+    /// 0: the model takes no token_type_ids, so they are not checked.
+    pub type_vocab_size: usize,
+    pub max_length: usize,
+}
+
+impl Tokens {
+    /// Fails unless every id has a row in the model's embedding tables and the text fits the
+    /// positions: the last line of defence before the ids reach the model's Gather, which on
+    /// some execution providers does not check its indices.
+    pub fn check(&self, limits: &TokenLimits) -> Result<(), EncoderError> {
+        let hint = "tokenizer.json does not match the model's config.json; export them together (scripts/export_model.py).";
+        if self.ids.is_empty() {
+            return Err(EncoderError::new("the tokenizer gave no tokens for a text")
+                .with_hint("tokenizer.json should add [CLS] and [SEP] (a BERT post-processor); export it with the model."));
+        }
+        if self.ids.len() > limits.max_length {
+            return Err(EncoderError::new(format!(
+                "the tokenizer gave {} tokens, more than the model's maximum length {}",
+                self.ids.len(),
+                limits.max_length
+            ))
+            .with_hint(hint));
+        }
+        if let Some(&id) = self
+            .ids
+            .iter()
+            .find(|&&id| id as usize >= limits.vocab_size)
+        {
+            return Err(EncoderError::new(format!(
+                "the tokenizer gave token id {id}, outside the model's vocabulary of {}",
+                limits.vocab_size
+            ))
+            .with_hint(hint));
+        }
+        if limits.type_vocab_size > 0 {
+            if let Some(&ty) = self
+                .type_ids
+                .iter()
+                .find(|&&ty| ty as usize >= limits.type_vocab_size)
+            {
+                return Err(EncoderError::new(format!(
+                    "the tokenizer gave token type id {ty}, outside the model's {} token types",
+                    limits.type_vocab_size
+                ))
+                .with_hint(hint));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -216,5 +283,54 @@ mod tests {
         assert!(t.check_vocabulary(11).is_ok());
         let e = t.check_vocabulary(8).unwrap_err();
         assert!(e.message.contains("11 tokens") && e.hint.is_some(), "{e}");
+        let e = t.check_vocabulary(0).unwrap_err();
+        assert!(e.message.contains("vocab_size") && e.hint.is_some(), "{e}");
+    }
+
+    #[test]
+    fn added_tokens_count_by_their_ids() {
+        let mut t = tiny_bert(16);
+        // An added token whose id lies far past the 11 base tokens.
+        let mut added = tokenizers::AddedToken::from("[BIG]", true);
+        added.special = true;
+        t.inner.add_special_tokens([added]).unwrap();
+        let id = t.inner.token_to_id("[BIG]").unwrap();
+        assert!(t.check_vocabulary(id as usize).is_err());
+        assert!(t.check_vocabulary(id as usize + 1).is_ok());
+    }
+
+    #[test]
+    fn ids_outside_the_tables_or_too_many_tokens_are_rejected() {
+        let limits = TokenLimits {
+            vocab_size: 10,
+            type_vocab_size: 2,
+            max_length: 4,
+        };
+        let ok = Tokens {
+            ids: vec![2, 9, 3],
+            type_ids: vec![0, 1, 0],
+        };
+        assert!(ok.check(&limits).is_ok());
+        let cases = [
+            (vec![], vec![], "no tokens"),
+            (vec![2, 10, 3], vec![0, 0, 0], "token id 10"),
+            (vec![2, u32::MAX, 3], vec![0, 0, 0], "token id 4294967295"),
+            (vec![2, 4, 3], vec![0, 2, 0], "token type id 2"),
+            (vec![2, 4, 4, 4, 3], vec![0; 5], "5 tokens"),
+        ];
+        for (ids, type_ids, expected) in cases {
+            let e = Tokens { ids, type_ids }.check(&limits).unwrap_err();
+            assert!(e.message.contains(expected) && e.hint.is_some(), "{e}");
+        }
+        // Without token_type_ids as a model input, their values do not matter.
+        let no_types = TokenLimits {
+            type_vocab_size: 0,
+            ..limits
+        };
+        let t = Tokens {
+            ids: vec![2, 3],
+            type_ids: vec![7, 7],
+        };
+        assert!(t.check(&no_types).is_ok());
     }
 }
