@@ -28,8 +28,17 @@ pub struct Tokens {
 
 impl TextTokenizer {
     pub fn from_file(path: &Path, max_length: usize) -> Result<Self, EncoderError> {
-        let inner = Tokenizer::from_file(path).map_err(|e| {
+        let inner = without_panics(|| Tokenizer::from_file(path)).map_err(|e| {
             EncoderError::new(format!("cannot load tokenizer {}: {e}", path.display()))
+                .with_hint("tokenizer.json must be a Hugging Face fast-tokenizer file.")
+        })?;
+        Self::new(inner, max_length)
+    }
+
+    /// As [`TextTokenizer::from_file`], from the file's contents.
+    pub fn from_bytes(json: &[u8], max_length: usize) -> Result<Self, EncoderError> {
+        let inner = without_panics(|| Tokenizer::from_bytes(json)).map_err(|e| {
+            EncoderError::new(format!("cannot load tokenizer: {e}"))
                 .with_hint("tokenizer.json must be a Hugging Face fast-tokenizer file.")
         })?;
         Self::new(inner, max_length)
@@ -157,6 +166,15 @@ impl Tokens {
         }
         Ok(())
     }
+}
+
+/// `tokenizers` panics on some malformed files instead of failing (an `expect` on the decoder's
+/// deserialisation: `{"decoder": x}`); a panic while loading is a malformed file too.
+fn without_panics(
+    load: impl FnOnce() -> tokenizers::Result<Tokenizer> + std::panic::UnwindSafe,
+) -> tokenizers::Result<Tokenizer> {
+    std::panic::catch_unwind(load)
+        .unwrap_or_else(|_| Err("malformed file (the tokenizers crate panicked reading it)".into()))
 }
 
 /// Pads the given texts' tokens to the longest among them (pad id 0, mask 0).

@@ -55,3 +55,37 @@ fn the_smallest_useful_maximum_length_truncates() {
         .unwrap();
     assert_eq!(tokens.ids.len(), 3);
 }
+
+/// encoder_tokenizer_json, crash-20451cf3: `tokenizers` panics (an `expect` in its decoder's
+/// deserialisation) on a tokenizer.json whose "decoder" is not JSON; loading must fail instead.
+#[test]
+fn a_tokenizer_json_that_makes_tokenizers_panic_is_an_error() {
+    for json in [
+        r#"{"decoder":x}"#,
+        r#"{"version": "1.0", "truncation": null, "padding": null, "decoder":unl , "model": {}}"#,
+    ] {
+        let e = TextTokenizer::from_bytes(json.as_bytes(), 16)
+            .err()
+            .unwrap_or_else(|| panic!("{json} accepted"));
+        assert!(e.message.contains("cannot load tokenizer"), "{e}");
+        let path = std::env::temp_dir().join(format!(
+            "tasb-fuzz-regression-{}-tokenizer.json",
+            std::process::id()
+        ));
+        std::fs::write(&path, json).unwrap();
+        let from_file = TextTokenizer::from_file(&path, 16);
+        let _ = std::fs::remove_file(&path);
+        assert!(from_file.is_err(), "{json}");
+    }
+}
+
+/// The fixture's tokenizer.json loads the same from bytes as from the file.
+#[test]
+fn from_bytes_matches_from_file() {
+    let bytes = std::fs::read(fixture_tokenizer()).unwrap();
+    let a = TextTokenizer::from_bytes(&bytes, 8).unwrap();
+    let b = TextTokenizer::from_file(&fixture_tokenizer(), 8).unwrap();
+    let text = "what is the transformers library? a longer text than eight tokens";
+    assert_eq!(a.encode(text).unwrap(), b.encode(text).unwrap());
+    assert_eq!(a.encode(text).unwrap().ids.len(), 8);
+}
