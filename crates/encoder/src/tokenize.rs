@@ -93,10 +93,7 @@ impl TextTokenizer {
     }
 
     pub fn encode(&self, text: &str) -> Result<Tokens, EncoderError> {
-        let e = self
-            .inner
-            .encode(text, true)
-            .map_err(|e| EncoderError::new(format!("tokenization failed: {e}")))?;
+        let e = self.encoding(text)?;
         Ok(Tokens {
             ids: e.get_ids().to_vec(),
             type_ids: e.get_type_ids().to_vec(),
@@ -105,11 +102,21 @@ impl TextTokenizer {
 
     /// Token strings, for tests and diagnostics.
     pub fn token_strings(&self, text: &str) -> Result<Vec<String>, EncoderError> {
-        let e = self
-            .inner
-            .encode(text, true)
-            .map_err(|e| EncoderError::new(format!("tokenization failed: {e}")))?;
-        Ok(e.get_tokens().to_vec())
+        Ok(self.encoding(text)?.get_tokens().to_vec())
+    }
+
+    /// `tokenizers` can also panic while encoding with a file it accepted (a template naming a
+    /// special token its map files under another key): that is an error too.
+    fn encoding(&self, text: &str) -> Result<tokenizers::Encoding, EncoderError> {
+        let encode = std::panic::AssertUnwindSafe(|| self.inner.encode(text, true));
+        match std::panic::catch_unwind(encode) {
+            Ok(Ok(encoding)) => Ok(encoding),
+            Ok(Err(e)) => Err(EncoderError::new(format!("tokenization failed: {e}"))),
+            Err(_) => Err(EncoderError::new(
+                "tokenization failed: the tokenizers crate panicked (tokenizer.json is malformed)",
+            )
+            .with_hint("tokenizer.json must be a Hugging Face fast-tokenizer file.")),
+        }
     }
 }
 

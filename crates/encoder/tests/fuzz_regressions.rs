@@ -89,3 +89,28 @@ fn from_bytes_matches_from_file() {
     assert_eq!(a.encode(text).unwrap(), b.encode(text).unwrap());
     assert_eq!(a.encode(text).unwrap().ids.len(), 8);
 }
+
+/// encoder_tokenizer_json, crash-a29530a6: a TemplateProcessing post-processor whose template
+/// names "[SEP]" while its special-token map files that token under another key ("[WEP]"):
+/// `tokenizers` accepts the file, then panics on every encode ("no entry found for key").
+#[test]
+fn a_template_naming_a_missing_special_token_fails_to_encode() {
+    let json = r###"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+        "normalizer":null,"pre_tokenizer":{"type":"Whitespace"},
+        "post_processor":{"type":"TemplateProcessing",
+            "single":[{"SpecialToken":{"id":"[CLS]","type_id":0}},{"Sequence":{"id":"A","type_id":0}},
+                      {"SpecialToken":{"id":"[SEP]","type_id":0}}],
+            "pair":[{"Sequence":{"id":"A","type_id":0}},{"Sequence":{"id":"B","type_id":1}}],
+            "special_tokens":{"[CLS]":{"id":"[CLS]","ids":[2],"tokens":["[CLS]"]},
+                              "[WEP]":{"id":"[SEP]","ids":[3],"tokens":["[SEP]"]}}},
+        "decoder":null,
+        "model":{"type":"WordPiece","unk_token":"[UNK]","continuing_subword_prefix":"##",
+            "max_input_chars_per_word":100,
+            "vocab":{"[PAD]":0,"[UNK]":1,"[CLS]":2,"[SEP]":3,"what":4,"is":5}}}"###;
+    let Ok(tokenizer) = TextTokenizer::from_bytes(json.as_bytes(), 16) else {
+        return; // refusing the file is as good
+    };
+    let e = tokenizer.encode("what is").unwrap_err();
+    assert!(e.message.contains("tokenization failed"), "{e}");
+    assert!(tokenizer.token_strings("what is").is_err());
+}
