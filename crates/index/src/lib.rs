@@ -9,6 +9,7 @@
 //!   (pshufb) estimate a whole block at once.
 //! - [`scan`]: the ordered, resumable scan the access method drives page by page.
 //! - [`tune`]: the default number of probes, chosen at build time from the data.
+//! - [`page`]: bounds-checked reading of index pages as bytes (corrupt pages are errors).
 //! - [`memory`]: the same index in memory, the reference for recall tests and sweeps.
 
 pub mod block;
@@ -16,6 +17,7 @@ pub mod fastscan;
 pub mod ivf;
 pub mod kmeans;
 pub mod memory;
+pub mod page;
 pub mod rabitq;
 pub mod rng;
 pub mod rotation;
