@@ -4,11 +4,14 @@
 //! written to list pages. Everything is logged with log_newpage_range at the end.
 
 use super::options::lists_option;
+use super::pages::Locked;
 use super::pages::{
     self, Meta, PageImage, Payload, CENTROID_PREFIX, KIND_CENTROID, KIND_LIST, KIND_META,
-    KIND_VECTOR, VECTOR_PREFIX,
+    KIND_VECTOR,
 };
-use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32, too_large};
+use super::vectors::{
+    as_elements, column_dims, datum_elements, dims_mismatch, element_bytes, to_f32, too_large,
+};
 use crate::errors::raise;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use rayon::prelude::*;
@@ -59,8 +62,13 @@ pub unsafe extern "C-unwind" fn ambuild(
 ) -> *mut pg_sys::IndexBuildResult {
     // SAFETY: called by Postgres with open relations for a new, empty index.
     unsafe {
+        // A column with a size (tasbvec(768)) fixes the dimensions, also for an empty table.
+        let column_dims = column_dims(index);
         let mut meta_image = PageImage::new(KIND_META);
-        pages::write_meta(meta_image.page(), &pages::new_meta(0));
+        pages::write_meta(
+            meta_image.page(),
+            &pages::new_meta(column_dims.unwrap_or(0) as u32),
+        );
         if meta_image.flush(index) != pages::META_BLOCK {
             raise(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
@@ -73,7 +81,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         let budget = pg_sys::maintenance_work_mem as usize * 1024;
         let mut state = BuildState {
             index,
-            dims: 0,
+            dims: column_dims.unwrap_or(0),
             vector_page: PageImage::new(KIND_VECTOR),
             vector_blocks: Vec::new(),
             rows: 0,
@@ -81,11 +89,19 @@ pub unsafe extern "C-unwind" fn ambuild(
             sample_capacity: budget,
             rng: Rng(0x5eed),
         };
+        if state.dims > 0 {
+            state.sample_capacity = (state.sample_capacity / (state.dims * 4)).max(1);
+        }
         progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOADING);
         let table_am = (*heap).rd_tableam;
-        let scan = (*table_am)
-            .index_build_range_scan
-            .expect("heap AMs implement index_build_range_scan");
+        let Some(scan) = (*table_am).index_build_range_scan else {
+            raise(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "tasb_ivf: the table's access method cannot scan for an index build",
+                None,
+                None,
+            );
+        };
         let heap_tuples = scan(
             heap,
             index,
@@ -104,10 +120,10 @@ pub unsafe extern "C-unwind" fn ambuild(
             state.vector_blocks.push(block);
         }
         let meta = write_lists(&mut state);
-        let meta_buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        pages::write_meta(pg_sys::BufferGetPage(meta_buffer), &meta);
-        pg_sys::MarkBufferDirty(meta_buffer);
-        pg_sys::UnlockReleaseBuffer(meta_buffer);
+        let meta_lock = Locked::new(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        pages::write_meta(meta_lock.page(), &meta);
+        pg_sys::MarkBufferDirty(meta_lock.buffer());
+        drop(meta_lock);
         if (*(*index).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char
         {
             let blocks =
@@ -156,12 +172,12 @@ unsafe extern "C-unwind" fn build_callback(
         // Reservoir sample (Algorithm R) of the rows for k-means; rows not kept are not converted.
         let seen = state.rows;
         if seen < state.sample_capacity {
-            state.sample.extend(to_f32(as_elements(dims, bytes)));
+            state.sample.extend(to_f32(datum_elements(dims, bytes)));
         } else {
             let slot = (state.rng.next_u64() % (seen as u64 + 1)) as usize;
             if slot < state.sample_capacity {
                 state.sample[slot * dims..(slot + 1) * dims]
-                    .copy_from_slice(&to_f32(as_elements(dims, bytes)));
+                    .copy_from_slice(&to_f32(datum_elements(dims, bytes)));
             }
         }
         state.rows += 1;
@@ -228,7 +244,10 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
         }
     }
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_TRAINING);
-    let centroids = kmeans::train(
+    let pool = build_pool();
+    let pool = Some(&pool);
+    let centroids = kmeans::train_in(
+        pool,
         &state.sample[..training_rows * dims],
         dims,
         lists,
@@ -252,50 +271,67 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
     let mut heads = vec![pages::INVALID_BLOCK; lists];
     let mut spreads = vec![0.0f32; lists];
     let mut images: Vec<Option<PageImage>> = (0..lists).map(|_| None).collect();
+    // One page image per list being filled, within maintenance_work_mem (the sample is gone by
+    // now): past that, a list's partly filled page is written out (clock order) to make room.
+    // SAFETY: reading a GUC variable.
+    let image_budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+    let mut images_held = ImageBudget::new(image_budget / pg_sys::BLCKSZ as usize);
     let mut chunk: Vec<f32> = Vec::with_capacity(ENCODE_CHUNK * dims);
     let mut payloads: Vec<Payload> = Vec::with_capacity(ENCODE_CHUNK);
     let mut done = 0usize;
     let blocks = std::mem::take(&mut state.vector_blocks);
     for (i, &block) in blocks.iter().enumerate() {
-        // SAFETY: a vector page this build wrote; items are (TID, 0, 0, elements).
-        unsafe {
-            let buffer = pages::lock(state.index, block, pg_sys::BUFFER_LOCK_SHARE);
-            let page = pg_sys::BufferGetPage(buffer);
-            for offset in 1..=pages::max_offset(page) {
-                let item = pages::item(page, offset);
-                chunk.extend(to_f32(as_elements(dims, &item[VECTOR_PREFIX..])));
-                payloads.push(Payload {
-                    heap: pages::tid_from_bytes(&item[..6]),
-                    vector_block: block,
-                    vector_offset: offset,
-                });
-            }
-            pg_sys::UnlockReleaseBuffer(buffer);
+        // SAFETY: a vector page this build wrote, locked while read; the guard releases it.
+        let locked = unsafe { Locked::new(state.index, block, pg_sys::BUFFER_LOCK_SHARE) };
+        let page = locked.view(KIND_VECTOR);
+        for offset in 1..=page.max_offset() {
+            let (tid, bytes) = locked.ok(page.any_vector_item(offset, dims));
+            let elements = as_elements(dims, bytes).unwrap_or_else(|| {
+                let error = pages::PageError::ItemSize {
+                    offset,
+                    len: bytes.len(),
+                    expected: dims * 4,
+                };
+                pages::corrupt(state.index, block, error)
+            });
+            chunk.extend(to_f32(elements));
+            payloads.push(Payload {
+                heap: pages::tid_from_bytes(tid),
+                vector_block: block,
+                vector_offset: offset,
+            });
         }
+        drop(locked);
         if payloads.len() >= ENCODE_CHUNK || i + 1 == blocks.len() {
             pgrx::check_for_interrupts!();
-            let coded: Vec<(usize, Vec<u8>, f32)> = chunk
-                .par_chunks(dims)
-                .map(|x| {
-                    let list = kmeans::nearest(&centroids, &norms, dims, x);
-                    let mut code = Vec::new();
-                    let spread = encode_entry(
-                        &rotation,
-                        &centroids[list * dims..(list + 1) * dims],
-                        x,
-                        layout.ex_planes(),
-                        &mut code,
-                    );
-                    (list, code, spread)
-                })
-                .collect();
+            let coded: Vec<(usize, Vec<u8>, f32)> = kmeans::on(pool, || {
+                chunk
+                    .par_chunks(dims)
+                    .map(|x| {
+                        let list = kmeans::nearest(&centroids, &norms, dims, x);
+                        let mut code = Vec::new();
+                        let spread = encode_entry(
+                            &rotation,
+                            &centroids[list * dims..(list + 1) * dims],
+                            x,
+                            layout.ex_planes(),
+                            &mut code,
+                        );
+                        (list, code, spread)
+                    })
+                    .collect()
+            });
             let assigned: Vec<u32> = coded.iter().map(|(list, _, _)| *list as u32).collect();
-            calibration.observe(&chunk, &assigned);
+            kmeans::on(pool, || calibration.observe(&chunk, &assigned));
             let mut payload_bytes = Vec::with_capacity(pages::PAYLOAD_BYTES);
             for ((list, code, spread), payload) in coded.into_iter().zip(&payloads) {
                 payload_bytes.clear();
                 payload.write(&mut payload_bytes);
                 spreads[list] = spreads[list].max(spread);
+                if images[list].is_none() {
+                    // SAFETY: the index is being built by this backend.
+                    unsafe { images_held.make_room(state.index, &mut images, &mut heads) };
+                }
                 // SAFETY: the index is being built by this backend.
                 unsafe {
                     append_entry(
@@ -325,8 +361,113 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
     }
     // SAFETY: as above.
     unsafe { write_centroids(state.index, &mut meta, &centroids, &spreads, &heads) };
-    meta.default_probes = calibration.probes(&centroids, &spreads) as u32;
+    meta.default_probes = kmeans::on(pool, || calibration.probes(&centroids, &spreads)) as u32;
     meta
+}
+
+/// Counts the lists' page images held in memory and, when the budget is reached, writes one out
+/// (the next held image after the last one written, round the lists) to make room for another.
+struct ImageBudget {
+    limit: usize,
+    held: usize,
+    hand: usize,
+}
+
+impl ImageBudget {
+    fn new(limit: usize) -> Self {
+        ImageBudget {
+            limit: limit.max(1),
+            held: 0,
+            hand: 0,
+        }
+    }
+
+    /// Makes room for one more image (the caller is about to create it).
+    ///
+    /// # Safety
+    /// `index` is being built by this backend.
+    unsafe fn make_room(
+        &mut self,
+        index: pg_sys::Relation,
+        images: &mut [Option<PageImage>],
+        heads: &mut [pg_sys::BlockNumber],
+    ) {
+        while self.held >= self.limit {
+            self.hand = (self.hand + 1) % images.len();
+            if let Some(mut image) = images[self.hand].take() {
+                // SAFETY: a private list page image; flush writes to the index being built.
+                unsafe {
+                    (*pages::opaque(image.page())).next = heads[self.hand];
+                    heads[self.hand] = image.flush(index);
+                }
+                self.held -= 1;
+            }
+        }
+        self.held += 1;
+    }
+}
+
+/// The build's worker threads: leader plus `max_parallel_maintenance_workers`, as Postgres's own
+/// parallel builds (at most one per core). They start with every signal blocked, so Postgres's
+/// signal handlers only ever run on the backend's own thread; they never call Postgres.
+fn build_pool() -> rayon::ThreadPool {
+    // SAFETY: reading a GUC variable.
+    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (workers + 1).min(cores).max(1);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("tasb_ivf build {i}"))
+        .spawn_handler(|thread| {
+            let mut builder = std::thread::Builder::new();
+            if let Some(name) = thread.name() {
+                builder = builder.name(name.to_owned());
+            }
+            if let Some(size) = thread.stack_size() {
+                builder = builder.stack_size(size);
+            }
+            with_signals_blocked(|| builder.spawn(|| thread.run()))?;
+            Ok(())
+        })
+        .build()
+        .unwrap_or_else(|error| {
+            raise(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
+                format!("tasb_ivf build could not start its worker threads: {error}"),
+                None,
+                Some("Lower max_parallel_maintenance_workers, or raise the server's thread limit."),
+            )
+        })
+}
+
+unsafe extern "C" {
+    fn sigfillset(set: *mut pg_sys::__sigset_t) -> std::ffi::c_int;
+    fn pthread_sigmask(
+        how: std::ffi::c_int,
+        set: *const pg_sys::__sigset_t,
+        old: *mut pg_sys::__sigset_t,
+    ) -> std::ffi::c_int;
+}
+
+/// Runs `spawn` with every signal blocked on this thread, so threads it starts inherit a full
+/// mask; the previous mask is restored after.
+fn with_signals_blocked<R>(spawn: impl FnOnce() -> R) -> R {
+    // SAFETY: sigset_t values on this stack frame (glibc's __sigset_t, which the bindings
+    // describe); pthread_sigmask changes only this thread's mask and is restored below, with no
+    // Postgres call or possible ERROR in between.
+    unsafe {
+        let mut all: pg_sys::__sigset_t = std::mem::zeroed();
+        let mut previous: pg_sys::__sigset_t = std::mem::zeroed();
+        sigfillset(&mut all);
+        pthread_sigmask(pg_sys::SIG_SETMASK as std::ffi::c_int, &all, &mut previous);
+        let result = spawn();
+        pthread_sigmask(
+            pg_sys::SIG_SETMASK as std::ffi::c_int,
+            &previous,
+            std::ptr::null_mut(),
+        );
+        result
+    }
 }
 
 /// Adds an entry to the last block of a list's page image; starts a new block when that one is
@@ -344,7 +485,12 @@ unsafe fn append_entry(
     // index being built.
     unsafe {
         let last = pages::max_offset(current.page());
-        if last > 0 && layout.push(pages::item_mut(current.page(), last), code, payload) {
+        let block_item = if last > 0 {
+            pages::item_mut(current.page(), last).ok()
+        } else {
+            None
+        };
+        if block_item.is_some_and(|item| layout.push(item, code, payload)) {
             return;
         }
         let block = layout.with_entry(code, payload);
@@ -419,8 +565,12 @@ pub unsafe fn write_centroids(
 /// ambuildempty: the init fork of an unlogged index, an empty meta page.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
-    // SAFETY: Postgres calls this with the new index's relation; the init fork is empty.
+    // SAFETY: Postgres calls this with the new index's relation; the init fork is empty. As in
+    // Postgres's own AMs (e.g. brinbuildempty), the page is initialised, marked dirty and logged
+    // in one critical section, so no ERROR can leave a dirty buffer unlogged; nothing in it can
+    // raise one (the meta is made before).
     unsafe {
+        let meta = pages::new_meta(column_dims(index).unwrap_or(0) as u32);
         let buffer = pg_sys::ReadBufferExtended(
             index,
             pg_sys::ForkNumber::INIT_FORKNUM,
@@ -429,11 +579,13 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
             std::ptr::null_mut(),
         );
         pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+        pg_sys::CritSectionCount += 1; // START_CRIT_SECTION
         let page = pg_sys::BufferGetPage(buffer);
         pages::init_page(page, KIND_META);
-        pages::write_meta(page, &pages::new_meta(0));
+        pages::write_meta(page, &meta);
         pg_sys::MarkBufferDirty(buffer);
         pg_sys::log_newpage_buffer(buffer, true);
+        pg_sys::CritSectionCount -= 1; // END_CRIT_SECTION
         pg_sys::UnlockReleaseBuffer(buffer);
     }
 }

@@ -4,8 +4,10 @@
 
 use super::cache;
 use super::lists::{self, centroid_location};
-use super::pages::{self, WalRecord, KIND_CENTROID, KIND_LIST, KIND_VECTOR};
-use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32, too_large};
+use super::pages::{self, Locked, PageView, WalRecord, KIND_CENTROID, KIND_LIST, KIND_VECTOR};
+use super::vectors::{
+    column_dims, datum_elements, dims_mismatch, element_bytes, to_f32, too_large,
+};
 use pgrx::pg_sys;
 use tasb_index::ivf::encode_entry;
 use tasb_index::kmeans;
@@ -17,7 +19,7 @@ pub unsafe extern "C-unwind" fn aminsert(
     values: *mut pg_sys::Datum,
     isnull: *mut bool,
     heap_tid: pg_sys::ItemPointer,
-    _heap: pg_sys::Relation,
+    heap: pg_sys::Relation,
     _check_unique: pg_sys::IndexUniqueCheck::Type,
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
@@ -28,8 +30,9 @@ pub unsafe extern "C-unwind" fn aminsert(
             return false;
         }
         let (dims, bytes) = element_bytes(*values);
-        let (meta, (vector_block, vector_offset)) = append_vector(index, dims, bytes, &*heap_tid);
-        let x = to_f32(as_elements(dims, bytes));
+        let (meta, (vector_block, vector_offset)) =
+            append_vector(index, heap, dims, bytes, &*heap_tid);
+        let x = to_f32(datum_elements(dims, bytes));
         let shape = cache::shape(index, &meta);
         let centroids = &shape.centroids;
         let list = kmeans::nearest(centroids, &shape.inverse_norms, dims, &x);
@@ -55,43 +58,58 @@ pub unsafe extern "C-unwind" fn aminsert(
 
 /// Appends the vector under the meta page's lock (creating the first list of an index built on
 /// an empty table); returns the meta as this insert left it and where the vector went.
+///
+/// The first vector of an index without a column size (`tasbvec`, not `tasbvec(768)`) decides its
+/// dimensions. A vector of other dimensions is an error while any row the index holds may still
+/// be live; when none can be (the rows that set them were rolled back or deleted), the index
+/// starts over with the new dimensions: its lists and vectors are left behind, unreferenced,
+/// until REINDEX.
 unsafe fn append_vector(
     index: pg_sys::Relation,
+    heap: pg_sys::Relation,
     dims: usize,
     bytes: &[u8],
     heap_tid: &pg_sys::ItemPointerData,
 ) -> (pages::Meta, (pg_sys::BlockNumber, pg_sys::OffsetNumber)) {
     let item = pages::vector_item(heap_tid, bytes);
-    // SAFETY: lock order is meta, then vector/centroid pages; every buffer is released below.
+    // SAFETY: lock order is meta, then vector/centroid pages; the guards release every buffer
+    // after the WAL record is finished (or on an ERROR).
     unsafe {
-        let meta_buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        let mut meta = pages::read_meta(pg_sys::BufferGetPage(meta_buffer))
+        let meta_lock = Locked::new(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let mut meta = meta_lock
+            .ok(pages::read_meta(meta_lock.page()))
             .unwrap_or_else(|| lists::not_an_index());
         if meta.dims == 0 {
             meta.dims = dims as u32;
         } else if meta.dims as usize != dims {
-            dims_mismatch(meta.dims, dims);
+            if column_dims(index).is_some() || may_hold_live_rows(index, heap) {
+                dims_mismatch(meta.dims, dims);
+            }
+            let mut fresh = pages::new_meta(dims as u32);
+            fresh.directory_epoch = meta.directory_epoch.wrapping_add(1);
+            meta = fresh;
         }
-        let mut held = Vec::with_capacity(3);
+        let mut held: Vec<Locked> = Vec::with_capacity(3);
         let mut wal = WalRecord::start(index);
-        let meta_page = wal.page(meta_buffer, false);
+        let meta_page = wal.page(meta_lock.buffer(), false);
         let mut placed = None;
         if meta.vector_tail != pages::INVALID_BLOCK {
-            let tail = pages::lock(index, meta.vector_tail, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-            held.push(tail);
-            if pages::has_room(pg_sys::BufferGetPage(tail), item.len()) {
-                let page = wal.page(tail, false);
+            let tail = Locked::new(index, meta.vector_tail, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            tail.view(KIND_VECTOR);
+            if pages::has_room(tail.page(), item.len()) {
+                let page = wal.page(tail.buffer(), false);
                 placed = pages::add_item(page, &item).map(|offset| (meta.vector_tail, offset));
             }
+            held.push(tail);
         }
         let placed = match placed {
             Some(placed) => placed,
             None => {
-                let fresh = pages::extend(index);
-                held.push(fresh);
-                let page = wal.page(fresh, true);
+                let fresh = Locked::adopt(index, pages::extend(index));
+                let page = wal.page(fresh.buffer(), true);
                 pages::init_page(page, KIND_VECTOR);
-                let block = pg_sys::BufferGetBlockNumber(fresh);
+                let block = fresh.block();
+                held.push(fresh);
                 let offset = pages::add_item(page, &item).unwrap_or_else(|| too_large(dims));
                 meta.vector_tail = block;
                 (block, offset)
@@ -99,23 +117,119 @@ unsafe fn append_vector(
         };
         if meta.lists == 0 {
             // The first vector of an index built on an empty table: one list around the origin.
-            let centroid = pages::extend(index);
-            held.push(centroid);
-            let page = wal.page(centroid, true);
+            let centroid = Locked::adopt(index, pages::extend(index));
+            let page = wal.page(centroid.buffer(), true);
             pages::init_page(page, KIND_CENTROID);
             let centroid_item = pages::centroid_item(pages::INVALID_BLOCK, 0.0, &vec![0.0; dims]);
             pages::add_item(page, &centroid_item).unwrap_or_else(|| too_large(dims));
             meta.lists = 1;
-            meta.centroid_start = pg_sys::BufferGetBlockNumber(centroid);
+            meta.centroid_start = centroid.block();
             meta.centroids_per_page = pages::items_per_page(centroid_item.len()) as u32;
+            held.push(centroid);
         }
         pages::write_meta(meta_page, &meta);
         wal.finish();
-        for buffer in held {
-            pg_sys::UnlockReleaseBuffer(buffer);
-        }
-        pg_sys::UnlockReleaseBuffer(meta_buffer);
+        drop(held);
+        drop(meta_lock);
         (meta, placed)
+    }
+}
+
+/// Whether a row the index holds may still be live: some vector item's heap row is visible to
+/// a dirty snapshot (committed, or inserted or deleted by a transaction in progress), or was
+/// inserted or deleted by this transaction (a dirty snapshot does not show this transaction's
+/// deletions, which a rollback would undo). Called with the meta page exclusively locked, so no
+/// insert adds a vector meanwhile; other pages are locked only conditionally (an insert holding a
+/// list or centroid page waits for the meta page), and a page that cannot be locked counts as
+/// holding a live row.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index whose meta page this backend holds exclusively; `heap` its
+/// table.
+unsafe fn may_hold_live_rows(index: pg_sys::Relation, heap: pg_sys::Relation) -> bool {
+    // SAFETY: per the contract; every index buffer pinned here is released before the next and
+    // before any heap page is read; the slot is dropped before returning (on an ERROR the
+    // resource owner releases its pin).
+    unsafe {
+        let blocks =
+            pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        let heap_blocks =
+            pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM);
+        let Some(fetch_version) = (*(*heap).rd_tableam).tuple_fetch_row_version else {
+            return true;
+        };
+        // InitDirtySnapshot / SnapshotAny: only the type matters to these visibility checks.
+        let mut dirty: pg_sys::SnapshotData = std::mem::zeroed();
+        dirty.snapshot_type = pg_sys::SnapshotType::SNAPSHOT_DIRTY;
+        let mut any: pg_sys::SnapshotData = std::mem::zeroed();
+        any.snapshot_type = pg_sys::SnapshotType::SNAPSHOT_ANY;
+        let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
+        let mut tids = Vec::new();
+        let mut live = false;
+        'pages: for block in 1..blocks {
+            let buffer = pg_sys::ReadBuffer(index, block);
+            if !pg_sys::ConditionalLockBuffer(buffer) {
+                pg_sys::ReleaseBuffer(buffer);
+                live = true;
+                break;
+            }
+            let locked = Locked::adopt(index, buffer);
+            tids.clear();
+            match PageView::parse(pages::bytes(locked.page())) {
+                Err(pages::PageError::New) => continue, // extended, never written
+                Err(error) => pages::corrupt(index, block, error),
+                Ok(page) if page.kind() == KIND_VECTOR => {
+                    for offset in 1..=page.max_offset() {
+                        let item = locked.ok(page.item(offset));
+                        if item.len() < pages::VECTOR_PREFIX {
+                            let error = pages::PageError::ItemSize {
+                                offset,
+                                len: item.len(),
+                                expected: pages::VECTOR_PREFIX,
+                            };
+                            pages::corrupt(index, block, error);
+                        }
+                        tids.push(pages::tid_from_bytes(&item[..6]));
+                    }
+                }
+                Ok(_) => continue,
+            }
+            drop(locked);
+            for tid in &mut tids {
+                // A row past the table's end was vacuumed away with its page.
+                let heap_block =
+                    (u32::from(tid.ip_blkid.bi_hi) << 16) | u32::from(tid.ip_blkid.bi_lo);
+                if heap_block >= heap_blocks {
+                    continue;
+                }
+                let mut all_dead = false;
+                if pg_sys::table_index_fetch_tuple_check(heap, tid, &mut dirty, &mut all_dead) {
+                    live = true;
+                    break 'pages;
+                }
+                if fetch_version(heap, tid, &mut any, slot) {
+                    let mut should_free = false;
+                    let tuple = pg_sys::ExecFetchSlotHeapTuple(slot, false, &mut should_free);
+                    let header = (*tuple).t_data;
+                    let xmin = (*header).t_choice.t_heap.t_xmin;
+                    let xmax = (*header).t_choice.t_heap.t_xmax;
+                    let mask = u32::from((*header).t_infomask);
+                    let deleted_here = mask & pg_sys::HEAP_XMAX_INVALID == 0
+                        && (mask & pg_sys::HEAP_XMAX_IS_MULTI != 0
+                            || pg_sys::TransactionIdIsCurrentTransactionId(xmax));
+                    let mine = pg_sys::TransactionIdIsCurrentTransactionId(xmin) || deleted_here;
+                    if should_free {
+                        pg_sys::heap_freetuple(tuple);
+                    }
+                    if mine {
+                        live = true;
+                        break 'pages;
+                    }
+                }
+            }
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        live
     }
 }
 
@@ -141,61 +255,66 @@ unsafe fn add_entry(
     // index's first row, a centroid page it has just created. Centroid items are changed in place
     // on the WAL record's page copy (fixed size, so nothing moves).
     unsafe {
-        let centroid = pages::lock(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        let item = pages::item(pg_sys::BufferGetPage(centroid), offset);
+        let centroid = Locked::new(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let centroid_page = centroid.view(KIND_CENTROID);
+        let item = centroid.ok(centroid_page.item_sized(offset, lists::centroid_item_bytes(meta)));
         let head = lists::read_head(item);
         let wider = spread > lists::read_spread(item);
         let mut wal = WalRecord::start(index);
         let mut held = None;
         let mut new_head = None;
         if head != pages::INVALID_BLOCK {
-            let head_buffer = pages::lock(index, head, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-            held = Some(head_buffer);
-            let head_page = pg_sys::BufferGetPage(head_buffer);
-            let with_room = (1..=pages::max_offset(head_page))
-                .find(|&offset| !layout.is_full(lists::block_item(head_page, offset, &layout)));
+            let head_lock = Locked::new(index, head, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            let head_page = head_lock.view(KIND_LIST);
+            let mut with_room = None;
+            for offset in 1..=head_page.max_offset() {
+                let entries = head_lock.ok(lists::block_item(&head_page, offset, &layout));
+                if !layout.is_full(entries) {
+                    with_room = Some(offset);
+                    break;
+                }
+            }
             if let Some(offset) = with_room {
-                let copy = wal.page(head_buffer, false);
-                layout.push(pages::item_mut(copy, offset), code, payload);
-            } else if pages::has_room(head_page, layout.bytes()) {
+                let copy = wal.page(head_lock.buffer(), false);
+                layout.push(head_lock.ok(pages::item_mut(copy, offset)), code, payload);
+                held = Some(head_lock);
+            } else if pages::has_room(head_lock.page(), layout.bytes()) {
                 let block_item = layout.with_entry(code, payload);
-                pages::add_item(wal.page(head_buffer, false), &block_item);
-            } else {
-                pg_sys::UnlockReleaseBuffer(head_buffer);
-                held = None;
+                pages::add_item(wal.page(head_lock.buffer(), false), &block_item);
+                held = Some(head_lock);
             }
         }
         if held.is_none() {
-            let fresh = pages::extend(index);
-            held = Some(fresh);
-            let page = wal.page(fresh, true);
+            let fresh = Locked::adopt(index, pages::extend(index));
+            let page = wal.page(fresh.buffer(), true);
             pages::init_page(page, KIND_LIST);
             (*pages::opaque(page)).next = head;
             pages::add_item(page, &layout.with_entry(code, payload));
-            new_head = Some(pg_sys::BufferGetBlockNumber(fresh));
+            new_head = Some(fresh.block());
+            held = Some(fresh);
         }
-        let mut meta_buffer = None;
+        let mut meta_lock = None;
         if new_head.is_some() || wider {
-            let centroid_page = wal.page(centroid, false);
-            let id = pg_sys::PageGetItemId(centroid_page, offset);
-            let target = pg_sys::PageGetItem(centroid_page, id) as *mut u8;
+            let copy = wal.page(centroid.buffer(), false);
+            let target = centroid.ok(pages::item_mut(copy, offset));
             if let Some(new_head) = new_head {
-                std::ptr::copy_nonoverlapping(new_head.to_le_bytes().as_ptr(), target, 4);
+                target[..4].copy_from_slice(&new_head.to_le_bytes());
             }
             if wider {
-                std::ptr::copy_nonoverlapping(spread.to_le_bytes().as_ptr(), target.add(4), 4);
+                target[4..8].copy_from_slice(&spread.to_le_bytes());
             }
-            let buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-            meta_buffer = Some(buffer);
-            let meta_page = wal.page(buffer, false);
-            let mut current = pages::read_meta(meta_page).unwrap_or_else(|| lists::not_an_index());
+            let locked = Locked::new(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            let meta_page = wal.page(locked.buffer(), false);
+            let mut current = locked
+                .ok(pages::read_meta(meta_page))
+                .unwrap_or_else(|| lists::not_an_index());
             current.directory_epoch += 1;
             pages::write_meta(meta_page, &current);
+            meta_lock = Some(locked);
         }
         wal.finish();
-        for buffer in [held, meta_buffer].into_iter().flatten() {
-            pg_sys::UnlockReleaseBuffer(buffer);
-        }
-        pg_sys::UnlockReleaseBuffer(centroid);
+        drop(meta_lock);
+        drop(held);
+        drop(centroid);
     }
 }

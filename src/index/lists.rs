@@ -1,6 +1,6 @@
 //! Reading the index's metadata and centroids, shared by inserts, scans, vacuum and costing.
 
-use super::pages::{self, Meta, CENTROID_PREFIX};
+use super::pages::{self, Locked, Meta, PageError, PageView, CENTROID_PREFIX};
 use super::vectors::too_large;
 use crate::errors::raise;
 use pgrx::{pg_sys, PgSqlErrorCode};
@@ -11,13 +11,13 @@ use tasb_index::block::BlockLayout;
 /// # Safety
 /// `index` is an open tasb_ivf index.
 pub unsafe fn meta(index: pg_sys::Relation) -> Meta {
-    // SAFETY: block 0 exists in every tasb_ivf index (written first by ambuild/ambuildempty).
-    unsafe {
-        let buffer = pages::lock(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
-        let meta = pages::read_meta(pg_sys::BufferGetPage(buffer));
-        pg_sys::UnlockReleaseBuffer(buffer);
-        meta.unwrap_or_else(|| not_an_index())
-    }
+    // SAFETY: block 0 exists in every tasb_ivf index (written first by ambuild/ambuildempty);
+    // the guard keeps it locked while it is read.
+    let meta = unsafe {
+        let locked = Locked::new(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
+        locked.ok(pages::read_meta(locked.page()))
+    };
+    meta.unwrap_or_else(|| not_an_index())
 }
 
 /// How the index's list pages group entries into blocks.
@@ -25,21 +25,18 @@ pub fn layout(meta: &Meta) -> BlockLayout {
     pages::list_layout(meta.dims as usize).unwrap_or_else(|| too_large(meta.dims as usize))
 }
 
-/// Item `offset` of a list page: a block of `layout`'s size, or the index is damaged.
-///
-/// # Safety
-/// As for [`pages::item`].
-pub unsafe fn block_item<'a>(
-    page: pg_sys::Page,
+/// Item `offset` of a list page: a block of `layout`'s size, or the page is damaged.
+pub fn block_item<'a>(
+    page: &PageView<'a>,
     offset: pg_sys::OffsetNumber,
     layout: &BlockLayout,
-) -> &'a [u8] {
-    // SAFETY: per the contract.
-    let entries = unsafe { pages::item(page, offset) };
-    if entries.len() != layout.bytes() {
-        not_an_index();
-    }
-    entries
+) -> Result<&'a [u8], PageError> {
+    page.item_sized(offset, layout.bytes())
+}
+
+/// The size of a centroid item of `meta`'s index.
+pub fn centroid_item_bytes(meta: &Meta) -> usize {
+    CENTROID_PREFIX + meta.dims as usize * 4
 }
 
 pub fn not_an_index() -> ! {
@@ -70,15 +67,16 @@ unsafe fn for_each_centroid_item(
     mut visit: impl FnMut(&[u8]),
 ) {
     let per_page = meta.centroids_per_page.max(1);
+    let item_bytes = centroid_item_bytes(meta);
     for p in 0..meta.lists.div_ceil(per_page) {
-        // SAFETY: centroid pages are contiguous from centroid_start (see pages.rs).
-        unsafe {
-            let buffer = pages::lock(index, meta.centroid_start + p, pg_sys::BUFFER_LOCK_SHARE);
-            let page = pg_sys::BufferGetPage(buffer);
-            for offset in 1..=pages::max_offset(page) {
-                visit(pages::item(page, offset));
-            }
-            pg_sys::UnlockReleaseBuffer(buffer);
+        // SAFETY: centroid pages are contiguous from centroid_start (see pages.rs); the guard
+        // keeps each locked while its items are read.
+        let locked =
+            unsafe { Locked::new(index, meta.centroid_start + p, pg_sys::BUFFER_LOCK_SHARE) };
+        let page = locked.view(pages::KIND_CENTROID);
+        let items = per_page.min(meta.lists - p * per_page);
+        for offset in 1..=items as pg_sys::OffsetNumber {
+            visit(locked.ok(page.item_sized(offset, item_bytes)));
         }
     }
 }
@@ -137,13 +135,10 @@ pub unsafe fn directory(index: pg_sys::Relation, meta: &Meta) -> Directory {
 /// As for [`centroids`].
 pub unsafe fn head(index: pg_sys::Relation, meta: &Meta, list: u32) -> pg_sys::BlockNumber {
     let (block, offset) = centroid_location(meta, list);
-    // SAFETY: the centroid item exists (list < meta.lists).
-    unsafe {
-        let buffer = pages::lock(index, block, pg_sys::BUFFER_LOCK_SHARE);
-        let head = read_head(pages::item(pg_sys::BufferGetPage(buffer), offset));
-        pg_sys::UnlockReleaseBuffer(buffer);
-        head
-    }
+    // SAFETY: a centroid page of the index (list < meta.lists), locked while read.
+    let locked = unsafe { Locked::new(index, block, pg_sys::BUFFER_LOCK_SHARE) };
+    let page = locked.view(pages::KIND_CENTROID);
+    read_head(locked.ok(page.item_sized(offset, centroid_item_bytes(meta))))
 }
 
 pub fn read_head(centroid_item: &[u8]) -> pg_sys::BlockNumber {
@@ -162,4 +157,40 @@ pub fn read_spread(centroid_item: &[u8]) -> f32 {
         centroid_item[6],
         centroid_item[7],
     ])
+}
+
+/// Counts the pages of a walk along `next` links, so that a damaged link that makes a cycle is an
+/// ERROR instead of an endless loop: a walk never visits more pages than the index has.
+pub struct Walk {
+    index: pg_sys::Relation,
+    steps: u32,
+    limit: u32,
+}
+
+impl Walk {
+    pub fn new(index: pg_sys::Relation) -> Self {
+        Walk {
+            index,
+            steps: 0,
+            limit: 0,
+        }
+    }
+
+    /// Called for each page visited (`block`); reads the index's size only when the walk grows
+    /// past the size it last read.
+    pub fn step(&mut self, block: pg_sys::BlockNumber) {
+        self.steps += 1;
+        if self.steps > self.limit {
+            // SAFETY: the index is open while it is walked.
+            self.limit = unsafe {
+                pg_sys::RelationGetNumberOfBlocksInFork(
+                    self.index,
+                    pg_sys::ForkNumber::MAIN_FORKNUM,
+                )
+            };
+            if self.steps > self.limit {
+                pages::corrupt(self.index, block, PageError::Cycle { pages: self.limit });
+            }
+        }
+    }
 }

@@ -14,19 +14,18 @@
 //! Every page change after the build goes through generic WAL; a build writes pages directly and
 //! then logs them all with `log_newpage_range`.
 
-use pgrx::pg_sys;
+use crate::errors::raise;
+use pgrx::{pg_sys, PgSqlErrorCode};
 use std::mem::size_of;
 use tasb_index::block::BlockLayout;
+pub use tasb_index::page::{PageError, PageView};
 
 pub const META_BLOCK: pg_sys::BlockNumber = 0;
 pub const INVALID_BLOCK: pg_sys::BlockNumber = pg_sys::InvalidBlockNumber;
 const MAGIC: u32 = 0x7461_7362; // "tasb"
 pub const LAYOUT_VERSION: u32 = 4;
 
-pub const KIND_META: u16 = 1;
-pub const KIND_VECTOR: u16 = 2;
-pub const KIND_LIST: u16 = 3;
-pub const KIND_CENTROID: u16 = 4;
+pub use tasb_index::page::{KIND_CENTROID, KIND_LIST, KIND_META, KIND_VECTOR, VECTOR_PREFIX};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +57,15 @@ pub struct Opaque {
     pub _reserved: u16,
 }
 
+const _: () = {
+    assert!(tasb_index::page::BLCKSZ == pg_sys::BLCKSZ as usize);
+    assert!(
+        tasb_index::page::HEADER_BYTES == std::mem::offset_of!(pg_sys::PageHeaderData, pd_linp)
+    );
+    assert!(tasb_index::page::SPECIAL_BYTES == size_of::<Opaque>());
+    assert!(size_of::<pg_sys::ItemIdData>() == 4);
+};
+
 /// Where a list entry's full vector and heap row are.
 #[derive(Clone, Copy, Debug)]
 pub struct Payload {
@@ -67,7 +75,6 @@ pub struct Payload {
 }
 
 pub const PAYLOAD_BYTES: usize = 12;
-pub const VECTOR_PREFIX: usize = 8;
 pub const CENTROID_PREFIX: usize = 8;
 
 impl Payload {
@@ -180,12 +187,19 @@ pub unsafe fn write_meta(page: pg_sys::Page, meta: &Meta) {
     }
 }
 
+/// The meta page's Meta: None when it is not this layout version's (another tasb version's
+/// index); an error when the page is damaged.
+///
 /// # Safety
-/// `page` is the index's meta page, locked.
-pub unsafe fn read_meta(page: pg_sys::Page) -> Option<Meta> {
-    // SAFETY: the meta page holds a Meta in its contents area (checked by the magic number).
-    let meta = unsafe { std::ptr::read_unaligned(pg_sys::PageGetContents(page) as *const Meta) };
-    (meta.magic == MAGIC && meta.version == LAYOUT_VERSION).then_some(meta)
+/// `page` is the index's meta page, locked (or a WAL record's copy of it).
+pub unsafe fn read_meta(page: pg_sys::Page) -> Result<Option<Meta>, PageError> {
+    // SAFETY: per the contract.
+    let view = PageView::parse_kind(unsafe { bytes(page) }, KIND_META)?;
+    let contents = view.meta_contents(size_of::<Meta>())?;
+    // SAFETY: `contents` holds size_of::<Meta>() bytes; Meta is plain integers, valid for any
+    // bits; read_unaligned needs no alignment.
+    let meta = unsafe { std::ptr::read_unaligned(contents.as_ptr() as *const Meta) };
+    Ok((meta.magic == MAGIC && meta.version == LAYOUT_VERSION).then_some(meta))
 }
 
 pub fn new_meta(dims: u32) -> Meta {
@@ -235,65 +249,131 @@ pub fn has_room(page: pg_sys::Page, bytes: usize) -> bool {
     unsafe { pg_sys::PageGetFreeSpace(page) >= maxalign(bytes) }
 }
 
-/// The bytes of item `offset` (1-based), valid while the page stays locked.
+/// The page's bytes: BLCKSZ of them, valid while the page stays pinned and locked.
 ///
 /// # Safety
-/// `page` is initialised and locked; `offset` is at most `max_offset(page)`.
-pub unsafe fn item<'a>(page: pg_sys::Page, offset: pg_sys::OffsetNumber) -> &'a [u8] {
-    // SAFETY: per the contract the line pointer exists and points inside the page.
+/// `page` is a pinned, locked buffer's page or a private image of BLCKSZ bytes.
+pub unsafe fn bytes<'a>(page: pg_sys::Page) -> &'a [u8] {
+    // SAFETY: per the contract, BLCKSZ readable bytes nobody writes while we look.
+    unsafe { std::slice::from_raw_parts(page as *const u8, pg_sys::BLCKSZ as usize) }
+}
+
+/// The bytes of item `offset` (1-based) to change in place (same length, so nothing on the page
+/// moves), after checking its line pointer against the page.
+///
+/// # Safety
+/// `page` is exclusively locked (or a private image or a WAL record's copy) and nothing else
+/// refers to its bytes while the slice lives.
+pub unsafe fn item_mut<'a>(
+    page: pg_sys::Page,
+    offset: pg_sys::OffsetNumber,
+) -> Result<&'a mut [u8], PageError> {
+    // SAFETY: per the contract; the range was checked to lie inside the page.
     unsafe {
-        let (start, len) = line_pointer(page, offset);
-        std::slice::from_raw_parts((page as *const u8).add(start), len)
+        let range = PageView::parse(bytes(page))?.item_range(offset)?;
+        Ok(std::slice::from_raw_parts_mut(
+            (page as *mut u8).add(range.start),
+            range.len(),
+        ))
     }
 }
 
-/// The bytes of item `offset` to change in place (same length, so nothing on the page moves).
+/// The number of line pointers of a private page image or a page this backend built.
 ///
 /// # Safety
-/// As for [`item`], and `page` is exclusively locked (or a private image or a WAL record's copy).
-pub unsafe fn item_mut<'a>(page: pg_sys::Page, offset: pg_sys::OffsetNumber) -> &'a mut [u8] {
-    // SAFETY: per the contract the item exists and nobody else reads or writes the page.
-    unsafe {
-        let (start, len) = line_pointer(page, offset);
-        std::slice::from_raw_parts_mut((page as *mut u8).add(start), len)
-    }
-}
-
-/// (byte offset, length) of item `offset`, read from its line pointer as one 32-bit word: the
-/// bindings' bitfield getters assemble each field a bit at a time, which cost 6% of a scan.
-///
-/// # Safety
-/// As for [`item`].
-#[inline]
-unsafe fn line_pointer(page: pg_sys::Page, offset: pg_sys::OffsetNumber) -> (usize, usize) {
-    const _: () = assert!(size_of::<pg_sys::ItemIdData>() == 4);
-    // SAFETY: line pointers follow the page header, 4 bytes each; on little-endian targets C
-    // bitfields fill from the lowest bit, so ItemIdData is lp_off in bits 0-14, lp_flags in
-    // 15-16 and lp_len in 17-31.
-    #[cfg(target_endian = "little")]
-    unsafe {
-        let linp = (page as *const u8).add(std::mem::offset_of!(pg_sys::PageHeaderData, pd_linp));
-        let raw = (linp as *const u32)
-            .add(offset as usize - 1)
-            .read_unaligned();
-        ((raw & 0x7fff) as usize, (raw >> 17) as usize)
-    }
-    // SAFETY: per the contract the line pointer exists.
-    #[cfg(target_endian = "big")]
-    unsafe {
-        let id = pg_sys::PageGetItemId(page, offset);
-        ((*id).lp_off() as usize, (*id).lp_len() as usize)
-    }
-}
-
-/// # Safety
-/// `page` is initialised and locked.
+/// `page` is initialised and locked (or private).
 pub unsafe fn max_offset(page: pg_sys::Page) -> pg_sys::OffsetNumber {
     // SAFETY: reads the header.
     unsafe { pg_sys::PageGetMaxOffsetNumber(page) }
 }
 
-/// Pins and locks `block` (mode: BUFFER_LOCK_SHARE or _EXCLUSIVE).
+/// Raises ERRCODE_INDEX_CORRUPTED for block `block` of `index`.
+pub fn corrupt(index: pg_sys::Relation, block: pg_sys::BlockNumber, error: PageError) -> ! {
+    // SAFETY: an open relation's rd_rel is valid; relname is a NUL-terminated NameData.
+    let name = unsafe {
+        std::ffi::CStr::from_ptr((*(*index).rd_rel).relname.data.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    };
+    raise(
+        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("tasb_ivf index \"{name}\" is damaged at block {block}"),
+        Some(error.to_string()),
+        Some("REINDEX the index; if it persists, check the storage for damage."),
+    )
+}
+
+/// A pinned and locked buffer of the index, unlocked and released when dropped (also when an
+/// ERROR unwinds through its owner).
+pub struct Locked {
+    index: pg_sys::Relation,
+    buffer: pg_sys::Buffer,
+    block: pg_sys::BlockNumber,
+}
+
+impl Locked {
+    /// Pins and locks `block` (mode: BUFFER_LOCK_SHARE or _EXCLUSIVE).
+    ///
+    /// # Safety
+    /// `index` is an open index relation.
+    pub unsafe fn new(index: pg_sys::Relation, block: pg_sys::BlockNumber, mode: u32) -> Self {
+        // SAFETY: per the contract; ReadBuffer raises an ERROR for a block past the end.
+        let buffer = unsafe { lock(index, block, mode) };
+        Locked {
+            index,
+            buffer,
+            block,
+        }
+    }
+
+    /// Takes over a buffer this backend has pinned and locked.
+    ///
+    /// # Safety
+    /// `buffer` is a pinned and locked buffer of `index` that nobody else will release.
+    pub unsafe fn adopt(index: pg_sys::Relation, buffer: pg_sys::Buffer) -> Self {
+        // SAFETY: per the contract.
+        let block = unsafe { pg_sys::BufferGetBlockNumber(buffer) };
+        Locked {
+            index,
+            buffer,
+            block,
+        }
+    }
+
+    pub fn buffer(&self) -> pg_sys::Buffer {
+        self.buffer
+    }
+
+    pub fn block(&self) -> pg_sys::BlockNumber {
+        self.block
+    }
+
+    pub fn page(&self) -> pg_sys::Page {
+        // SAFETY: the buffer is pinned while self lives.
+        unsafe { pg_sys::BufferGetPage(self.buffer) }
+    }
+
+    /// The page, checked to be a well-formed page of `kind`; an ERROR otherwise.
+    pub fn view(&self, kind: u16) -> PageView<'_> {
+        // SAFETY: pinned and locked while the borrow of self lives.
+        let bytes = unsafe { bytes(self.page()) };
+        self.ok(PageView::parse_kind(bytes, kind))
+    }
+
+    /// The value, or the ERROR naming this block.
+    pub fn ok<T>(&self, result: Result<T, PageError>) -> T {
+        result.unwrap_or_else(|error| corrupt(self.index, self.block, error))
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // SAFETY: the buffer was pinned and locked by this guard's owner and is released once.
+        unsafe { pg_sys::UnlockReleaseBuffer(self.buffer) };
+    }
+}
+
+/// Pins and locks `block` (mode: BUFFER_LOCK_SHARE or _EXCLUSIVE); prefer [`Locked`].
 ///
 /// # Safety
 /// `index` is an open index relation and `block` exists.

@@ -4,10 +4,10 @@
 //! rows until the whole index has been read.
 
 use super::cache;
-use super::lists::{self, Directory};
+use super::lists::{self, Directory, Walk};
 use super::options::probes;
-use super::pages::{self, Meta, Payload, VECTOR_PREFIX};
-use super::vectors::{as_elements, dims_mismatch, element_bytes, to_f32};
+use super::pages::{self, Locked, Meta, PageError, Payload};
+use super::vectors::{as_elements, datum_elements, dims_mismatch, element_bytes, to_f32};
 use pgrx::{pg_sys, PgMemoryContexts};
 use std::rc::Rc;
 use tasb_index::block::BlockLayout;
@@ -70,7 +70,7 @@ pub unsafe extern "C-unwind" fn amrescan(
             if query_dims != dims {
                 dims_mismatch(meta.dims, query_dims);
             }
-            to_f32(as_elements(dims, bytes))
+            to_f32(datum_elements(dims, bytes))
         } else {
             // No ORDER BY value (or NULL): every row, in no particular order.
             vec![0.0; dims]
@@ -121,9 +121,17 @@ pub unsafe extern "C-unwind" fn amgettuple(
                     return true;
                 }
                 Step::ReadLists(lists) => {
-                    for (list, base) in lists {
+                    // The candidates of a round stay within work_mem (plus one list): the lists
+                    // past that go back for the next round.
+                    let budget = pg_sys::work_mem.max(64) as usize * 1024;
+                    let count = lists.len();
+                    for (i, (list, base)) in lists.into_iter().enumerate() {
                         let head = active.directory.heads[list as usize];
                         read_list(index, &active.layout, head, base, &mut active.scan);
+                        if i + 1 < count && active.scan.memory_used() >= budget {
+                            active.scan.unread(count - i - 1);
+                            break;
+                        }
                     }
                 }
                 Step::Done => return false,
@@ -133,50 +141,49 @@ pub unsafe extern "C-unwind" fn amgettuple(
 }
 
 /// Feeds every entry of the list starting at page `head` to the scan.
-unsafe fn read_list(
+fn read_list(
     index: pg_sys::Relation,
     layout: &BlockLayout,
     head: pg_sys::BlockNumber,
     base: f32,
     scan: &mut Scan<Payload>,
 ) {
-    // SAFETY: list pages are read under share locks, one at a time, following `next` links that
-    // only ever point at older list pages.
-    unsafe {
-        let mut block = head;
-        while block != pages::INVALID_BLOCK {
-            pgrx::check_for_interrupts!();
-            let buffer = pages::lock(index, block, pg_sys::BUFFER_LOCK_SHARE);
-            let page = pg_sys::BufferGetPage(buffer);
-            for offset in 1..=pages::max_offset(page) {
-                let entries = lists::block_item(page, offset, layout);
-                scan.push_block(base, layout, entries, Payload::read);
-            }
-            block = (*pages::opaque(page)).next;
-            pg_sys::UnlockReleaseBuffer(buffer);
+    let mut block = head;
+    let mut walk = Walk::new(index);
+    while block != pages::INVALID_BLOCK {
+        pgrx::check_for_interrupts!();
+        walk.step(block);
+        // SAFETY: list pages are read under share locks, one at a time, following `next` links
+        // that only ever point at older list pages; the guard releases each.
+        let locked = unsafe { Locked::new(index, block, pg_sys::BUFFER_LOCK_SHARE) };
+        let page = locked.view(pages::KIND_LIST);
+        for offset in 1..=page.max_offset() {
+            let entries = locked.ok(lists::block_item(&page, offset, layout));
+            scan.push_block(base, layout, entries, Payload::read);
         }
+        block = page.next();
     }
 }
 
 /// The exact dot product of the query with an entry's stored vector.
-unsafe fn exact_score(
-    index: pg_sys::Relation,
-    dims: usize,
-    query: &[f32],
-    payload: &Payload,
-) -> f32 {
-    // SAFETY: vector pages are never rewritten after an item is added, and the payload names an
-    // item that was written before the entry pointing to it.
-    unsafe {
-        let buffer = pages::lock(index, payload.vector_block, pg_sys::BUFFER_LOCK_SHARE);
-        let item = pages::item(pg_sys::BufferGetPage(buffer), payload.vector_offset);
-        let score = distance::dot(
-            Elements::F32(query),
-            as_elements(dims, &item[VECTOR_PREFIX..]),
-        ) as f32;
-        pg_sys::UnlockReleaseBuffer(buffer);
-        score
-    }
+fn exact_score(index: pg_sys::Relation, dims: usize, query: &[f32], payload: &Payload) -> f32 {
+    // SAFETY: the payload names a block of this index (ReadBuffer raises an ERROR past its end);
+    // vector pages are never rewritten after an item is added; the guard releases the page.
+    let locked = unsafe { Locked::new(index, payload.vector_block, pg_sys::BUFFER_LOCK_SHARE) };
+    let page = locked.view(pages::KIND_VECTOR);
+    let (_, bytes) = locked.ok(page.any_vector_item(payload.vector_offset, dims));
+    let elements = as_elements(dims, bytes).unwrap_or_else(|| {
+        pages::corrupt(
+            index,
+            payload.vector_block,
+            PageError::ItemSize {
+                offset: payload.vector_offset,
+                len: bytes.len(),
+                expected: dims * 4,
+            },
+        )
+    });
+    distance::dot(Elements::F32(query), elements) as f32
 }
 
 #[pgrx::pg_guard]

@@ -3,8 +3,8 @@
 //! list's head page; space on older pages is reclaimed by REINDEX, as are the vectors of removed
 //! entries (never read again). Centroids stay, so recall stays.
 
-use super::lists;
-use super::pages::{self, Payload, WalRecord};
+use super::lists::{self, Walk};
+use super::pages::{self, Locked, Payload, WalRecord};
 use pgrx::pg_sys;
 
 #[pgrx::pg_guard]
@@ -21,8 +21,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         } else {
             stats
         };
-        let callback = callback.expect("VACUUM passes a callback");
-        walk(info, stats, |tid| callback(tid, callback_state));
+        if let Some(callback) = callback {
+            walk(info, stats, |tid| callback(tid, callback_state));
+        }
         stats
     }
 }
@@ -59,53 +60,70 @@ unsafe fn walk(
     stats: *mut pg_sys::IndexBulkDeleteResult,
     mut is_dead: impl FnMut(pg_sys::ItemPointer) -> bool,
 ) {
-    // SAFETY: one list page locked at a time; the cleanup lock waits out readers' pins.
-    unsafe {
-        let index = (*info).index;
-        let meta = lists::meta(index);
-        let layout = lists::layout(&meta);
-        let mut live = 0.0;
-        for list in 0..meta.lists {
-            let mut block = lists::head(index, &meta, list);
-            while block != pages::INVALID_BLOCK {
+    // SAFETY: `info` is VACUUM's, with an open index.
+    let (index, strategy) = unsafe { ((*info).index, (*info).strategy) };
+    // SAFETY: an open tasb_ivf index.
+    let meta = unsafe { lists::meta(index) };
+    let layout = lists::layout(&meta);
+    let mut live = 0.0;
+    let mut removed = 0.0;
+    for list in 0..meta.lists {
+        // SAFETY: list < meta.lists.
+        let mut block = unsafe { lists::head(index, &meta, list) };
+        let mut walk = Walk::new(index);
+        while block != pages::INVALID_BLOCK {
+            walk.step(block);
+            // SAFETY: one list page locked at a time; the cleanup lock waits out readers' pins;
+            // the guard releases it (also on an ERROR).
+            let locked = unsafe {
                 pg_sys::vacuum_delay_point();
                 let buffer = pg_sys::ReadBufferExtended(
                     index,
                     pg_sys::ForkNumber::MAIN_FORKNUM,
                     block,
                     pg_sys::ReadBufferMode::RBM_NORMAL,
-                    (*info).strategy,
+                    strategy,
                 );
                 pg_sys::LockBufferForCleanup(buffer);
-                let page = pg_sys::BufferGetPage(buffer);
-                // (block item, slot) of each dead entry, slots ascending within an item.
-                let mut dead: Vec<(pg_sys::OffsetNumber, usize)> = Vec::new();
-                for offset in 1..=pages::max_offset(page) {
-                    let entries = lists::block_item(page, offset, &layout);
-                    for slot in 0..layout.len(entries) {
-                        let mut payload = Payload::read(layout.payload(entries, slot));
-                        if is_dead(&mut payload.heap) {
-                            dead.push((offset, slot));
-                        } else {
-                            live += 1.0;
-                        }
+                Locked::adopt(index, buffer)
+            };
+            let page = locked.view(pages::KIND_LIST);
+            // (block item, slot) of each dead entry, slots ascending within an item.
+            let mut dead: Vec<(pg_sys::OffsetNumber, usize)> = Vec::new();
+            for offset in 1..=page.max_offset() {
+                let entries = locked.ok(lists::block_item(&page, offset, &layout));
+                for slot in 0..layout.len(entries) {
+                    let mut payload = Payload::read(layout.payload(entries, slot));
+                    if is_dead(&mut payload.heap) {
+                        dead.push((offset, slot));
+                    } else {
+                        live += 1.0;
                     }
                 }
-                if !dead.is_empty() {
+            }
+            let next = page.next();
+            if !dead.is_empty() {
+                // SAFETY: the page is cleanup-locked; the WAL record's copy is changed in place
+                // (same item sizes) and applied by finish while the lock is held.
+                unsafe {
                     let mut wal = WalRecord::start(index);
-                    let copy = wal.page(buffer, false);
+                    let copy = wal.page(locked.buffer(), false);
                     // Descending slots: each removal moves a kept entry (from the block's end)
                     // into the hole, so exactly the dead ones go.
                     for &(offset, slot) in dead.iter().rev() {
-                        layout.remove(pages::item_mut(copy, offset), slot);
+                        layout.remove(locked.ok(pages::item_mut(copy, offset)), slot);
                     }
                     wal.finish();
-                    (*stats).tuples_removed += dead.len() as f64;
                 }
-                block = (*pages::opaque(page)).next;
-                pg_sys::UnlockReleaseBuffer(buffer);
+                removed += dead.len() as f64;
             }
+            drop(locked);
+            block = next;
         }
+    }
+    // SAFETY: VACUUM's stats struct.
+    unsafe {
+        (*stats).tuples_removed += removed;
         (*stats).num_index_tuples = live;
     }
 }

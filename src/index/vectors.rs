@@ -39,16 +39,26 @@ fn corrupt(total: usize) -> ! {
     )
 }
 
-/// Views element bytes as f32 or f16 by their length.
-pub fn as_elements(dims: usize, bytes: &[u8]) -> Elements<'_> {
+/// Views element bytes as `dims` f32 or f16 values by their length; None when the length is
+/// neither or the bytes are not aligned for the element type (a damaged page or value).
+pub fn as_elements(dims: usize, bytes: &[u8]) -> Option<Elements<'_>> {
     if bytes.len() == dims * 4 {
-        // SAFETY: 4 * dims bytes; page items and palloc'd values start 8-aligned, and the elements
-        // sit 8 bytes in, so the pointer is aligned for f32.
-        Elements::F32(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f32, dims) })
+        // SAFETY: every bit pattern is a valid f32; align_to only hands out aligned elements.
+        let (head, values, tail) = unsafe { bytes.align_to::<f32>() };
+        (head.is_empty() && tail.is_empty()).then_some(Elements::F32(values))
+    } else if bytes.len() == dims * 2 {
+        // SAFETY: every bit pattern is a valid f16 (a u16 inside); as above.
+        let (head, values, tail) = unsafe { bytes.align_to::<f16>() };
+        (head.is_empty() && tail.is_empty()).then_some(Elements::F16(values))
     } else {
-        // SAFETY: 2 * dims bytes (checked when the vector entered the index), aligned as above.
-        Elements::F16(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f16, dims) })
+        None
     }
+}
+
+/// As [`as_elements`] for a Datum's elements ([`element_bytes`] checked their length): an ERROR
+/// instead of None.
+pub fn datum_elements(dims: usize, bytes: &[u8]) -> Elements<'_> {
+    as_elements(dims, bytes).unwrap_or_else(|| corrupt(bytes.len() + HEADER_SIZE))
 }
 
 pub fn to_f32(elements: Elements) -> Vec<f32> {
@@ -76,4 +86,20 @@ pub fn dims_mismatch(index_dims: u32, got: usize) -> ! {
         None,
         Some("Every vector in an indexed column must come from the same model; give the column a size, e.g. tasbvec(768), to catch this on insert."),
     )
+}
+
+/// The dimensions the index's column declares (`tasbvec(768)`: 768), None without a size.
+///
+/// # Safety
+/// `index` is an open index relation with one key column.
+pub unsafe fn column_dims(index: pg_sys::Relation) -> Option<usize> {
+    // SAFETY: an open index's tuple descriptor has its key column first.
+    let typmod = unsafe {
+        let desc = (*index).rd_att;
+        if (*desc).natts < 1 {
+            return None;
+        }
+        (*(*desc).attrs.as_ptr()).atttypmod
+    };
+    (typmod > 0).then_some(typmod as usize)
 }

@@ -13,8 +13,40 @@ use crate::vector::dot;
 use rayon::prelude::*;
 
 /// `lists` centroids (row-major, `dims` wide) for the rows of `sample`: directions found by
-/// spherical k-means, then each list's mean row.
+/// spherical k-means, then each list's mean row. Parallel on rayon's global pool.
 pub fn train(
+    sample: &[f32],
+    dims: usize,
+    lists: usize,
+    iterations: usize,
+    seed: u64,
+    between_iterations: impl FnMut(usize),
+) -> Vec<f32> {
+    train_in(
+        None,
+        sample,
+        dims,
+        lists,
+        iterations,
+        seed,
+        between_iterations,
+    )
+}
+
+/// Runs `work` on `pool` (its threads), or on the current thread's pool when None.
+pub fn on<R: Send>(pool: Option<&rayon::ThreadPool>, work: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
+/// As [`train`], with the parallel work on `pool`'s threads: `between_iterations` always runs on
+/// the calling thread, so it may do what only that thread can (a Postgres backend checking for
+/// query cancel).
+#[allow(clippy::too_many_arguments)]
+pub fn train_in(
+    pool: Option<&rayon::ThreadPool>,
     sample: &[f32],
     dims: usize,
     lists: usize,
@@ -26,10 +58,10 @@ pub fn train(
     assert!(n > 0 && lists > 0, "k-means needs points and lists");
     let unit: Vec<f32> = sample.chunks(dims).flat_map(normalized).collect();
     let mut rng = Rng(seed);
-    let mut directions = plus_plus_seeds(&unit, dims, lists, &mut rng);
+    let mut directions = on(pool, || plus_plus_seeds(&unit, dims, lists, &mut rng));
     for iteration in 0..iterations {
         between_iterations(iteration);
-        let (sums, counts) = list_sums(&directions, dims, &unit);
+        let (sums, counts) = on(pool, || list_sums(&directions, dims, &unit));
         for list in 0..lists {
             let direction = &mut directions[list * dims..(list + 1) * dims];
             if counts[list] == 0 {
@@ -51,7 +83,7 @@ pub fn train(
         }
     }
     // The final lists' means, of the rows as they are (not normalised).
-    let (sums, counts) = list_sums_of(&directions, dims, &unit, sample);
+    let (sums, counts) = on(pool, || list_sums_of(&directions, dims, &unit, sample));
     let mut centroids = directions;
     for list in 0..lists {
         if counts[list] > 0 {

@@ -179,6 +179,19 @@ impl<P> Scan<P> {
         &self.query
     }
 
+    /// Bytes the scan's candidate heaps hold: a caller bounds it (the access method by work_mem)
+    /// by reading fewer lists of a round and handing the rest back with [`Scan::unread`].
+    pub fn memory_used(&self) -> usize {
+        (self.candidates.len() + self.deferred.len() + self.exact.len())
+            * std::mem::size_of::<Ranked<P>>()
+    }
+
+    /// Hands back the last `count` lists of the latest [`Step::ReadLists`], unread: they come
+    /// first in the next round. Order stays exact within each (now smaller) round.
+    pub fn unread(&mut self, count: usize) {
+        self.order.probed -= count.min(self.order.probed);
+    }
+
     /// Vectors read in full so far (for statistics and tests).
     pub fn reranked(&self) -> usize {
         self.reranked
