@@ -43,6 +43,9 @@ tests/async.sh 2>&1 | tee -a "$log_file"
 log "tasb_ivf index under concurrency, kill -9 during inserts and during a build"
 tests/ivf_stress.sh 2>&1 | tee -a "$log_file"
 
+log "tasb_ivf with damaged pages: an ERROR naming index and block, never a crash"
+tests/ivf_corrupt.sh 2>&1 | tee -a "$log_file"
+
 log "tasb_ivf on a streaming-replication standby"
 tests/ivf_standby.sh 2>&1 | tee -a "$log_file"
 
