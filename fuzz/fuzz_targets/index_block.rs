@@ -83,7 +83,11 @@ fuzz_target!(|data: &[u8]| {
     let kept = dims.div_ceil(4) * 4;
     let mask = |code: &mut [u8]| {
         for plane in 0..=ex_planes {
-            let at = if plane == 0 { 0 } else { bits + 8 + (plane - 1) * bits };
+            let at = if plane == 0 {
+                0
+            } else {
+                bits + 8 + (plane - 1) * bits
+            };
             for bit in kept..bits * 8 {
                 code[at + bit / 8] &= !(1 << (bit % 8));
             }
