@@ -86,27 +86,26 @@ pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
     };
     LOADED.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let current = slot
-            .as_ref()
-            .is_some_and(|m| m.dir == dir && m.library == library && m.options == options);
-        if !current {
-            // Drop the old model first so two never sit in memory together.
-            *slot = None;
-            let encoder = Encoder::load(Path::new(&dir), Path::new(&library), &options)
-                .unwrap_or_else(|e| raise_encoder_error(e));
-            *slot = Some(LoadedModel {
-                dir,
-                library,
-                options,
-                encoder,
-                cache: VecDeque::new(),
-                cache_hits: 0,
-            });
-        }
-        match slot.as_mut() {
-            Some(model) => f(model),
-            None => unreachable!("loaded just above"),
-        }
+        let model = match slot.take() {
+            Some(m) if m.dir == dir && m.library == library && m.options == options => {
+                slot.insert(m)
+            }
+            old => {
+                // Drop the old model first so two never sit in memory together.
+                drop(old);
+                let encoder = Encoder::load(Path::new(&dir), Path::new(&library), &options)
+                    .unwrap_or_else(|e| raise_encoder_error(e));
+                slot.insert(LoadedModel {
+                    dir,
+                    library,
+                    options,
+                    encoder,
+                    cache: VecDeque::new(),
+                    cache_hits: 0,
+                })
+            }
+        };
+        f(model)
     })
 }
 

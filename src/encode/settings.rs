@@ -1,5 +1,6 @@
 //! The `tasb.*` settings. Paths are superuser-only: loading a shared library or a model is code
-//! execution in the server.
+//! execution in the server. So are the thread count and the batch size: they decide how many
+//! threads a backend starts and how much memory one model call takes, the server's resources.
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use std::ffi::CString;
@@ -68,22 +69,22 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"tasb.intra_op_threads",
-        c"ONNX Runtime threads per backend for one model call (0: one per core).",
-        c"Takes effect when the model is (re)loaded.",
+        c"ONNX Runtime threads per backend for one model call (0: one per core; at most 256). Superuser-only.",
+        c"Every backend that loads the model starts this many threads (plus ONNX Runtime's one): it is the server's CPU, so only superusers (or postgresql.conf) set it. Takes effect when the model is (re)loaded.",
         &INTRA_OP_THREADS,
         0,
         256,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"tasb.batch_size",
-        c"Texts per model call in tasb_encode_batch (0: automatic, 4 on the CPU, 64 on CUDA).",
-        c"Texts are sorted by length first, so batches carry little padding.",
+        c"Texts per model call in tasb_encode_batch (0: automatic, 4 on the CPU, 64 on CUDA; at most 4096). Superuser-only.",
+        c"One call's activations grow with texts x tokens (a 4096-text batch of 512-token texts needs tens of GB), so only superusers (or postgresql.conf) set it. Texts are sorted by length first, so batches carry little padding.",
         &BATCH_SIZE,
         0,
         4096,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
 }

@@ -442,3 +442,15 @@ fn the_hand_written_graph_is_what_onnx_runtime_expects() {
     assert_eq!(v[0][..2], [101.0, 101.0]);
     assert_eq!(v[0][2..], [202.0; 14]);
 }
+
+/// The graph whose output overflows, as tests/sql/encoder_errors.sql writes it from SQL:
+/// `cargo test -p tasb-encoder --test bad_models -- --ignored --nocapture graph_for_sql`.
+#[test]
+#[ignore]
+fn graph_for_sql() {
+    let hex: String = graph(Output::Scaled(f32::INFINITY))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("\\x{hex}");
+}
