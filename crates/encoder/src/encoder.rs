@@ -127,6 +127,10 @@ impl Encoder {
         self.device
     }
 
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }

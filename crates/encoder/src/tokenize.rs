@@ -17,6 +17,10 @@ pub struct TokenBatch {
 
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same tokenizer without truncation or special tokens' room: for splitting long texts.
+    untruncated: Tokenizer,
+    special_tokens: usize,
+    max_length: usize,
 }
 
 /// One text's tokens.
@@ -57,6 +61,10 @@ impl TextTokenizer {
             .with_hint("Check max_seq_length in sentence_bert_config.json, model_max_length in tokenizer_config.json and max_position_embeddings in config.json."));
         }
         inner.with_padding(None);
+        let mut untruncated = inner.clone();
+        untruncated
+            .with_truncation(None)
+            .map_err(|e| EncoderError::new(format!("cannot turn truncation off: {e}")))?;
         inner
             .with_truncation(Some(TruncationParams {
                 max_length,
@@ -65,7 +73,29 @@ impl TextTokenizer {
             .map_err(|e| {
                 EncoderError::new(format!("cannot set truncation to {max_length}: {e}"))
             })?;
-        Ok(TextTokenizer { inner })
+        Ok(TextTokenizer {
+            inner,
+            untruncated,
+            special_tokens: special,
+            max_length,
+        })
+    }
+
+    /// The most tokens of text one model input holds: the maximum length less [CLS] and [SEP].
+    pub fn text_token_limit(&self) -> usize {
+        self.max_length - self.special_tokens
+    }
+
+    /// The byte offsets in `text` of all its tokens, without special tokens and untruncated.
+    pub fn token_offsets(&self, text: &str) -> Result<Vec<(usize, usize)>, EncoderError> {
+        let encode = std::panic::AssertUnwindSafe(|| self.untruncated.encode(text, false));
+        match std::panic::catch_unwind(encode) {
+            Ok(Ok(encoding)) => Ok(encoding.get_offsets().to_vec()),
+            Ok(Err(e)) => Err(EncoderError::new(format!("tokenization failed: {e}"))),
+            Err(_) => Err(EncoderError::new(
+                "tokenization failed: the tokenizers crate panicked (tokenizer.json is malformed)",
+            )),
+        }
     }
 
     /// Fails when the tokenizer can produce ids the model's embedding table does not have
