@@ -10,3 +10,13 @@ if [ "$(id -u)" = 0 ]; then
 else
     cargo pgrx install --release --sudo --pg-config "$PG_CONFIG" >/dev/null
 fi
+# cargo pgrx install writes the current version's script and copies the upgrade scripts; the
+# older versions' install scripts come from sql/ too, so CREATE EXTENSION ... VERSION works.
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+extension_dir="$("$PG_CONFIG" --sharedir)/extension"
+for script in sql/tasb--*.sql; do
+    case "$(basename "$script")" in
+    *--*--*.sql | "tasb--$version.sql") ;;
+    *) as_root install -m 644 "$script" "$extension_dir/" ;;
+    esac
+done

@@ -35,10 +35,17 @@ fi
 log "golden SQL tests (release build in the local cluster)"
 bash scripts/install.sh
 bash scripts/cluster.sh restart   # the library is preloaded: a new build needs a restart
+
+log "the generated SQL equals the frozen script of this version (sql/)"
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+python3 scripts/schema_check.py "sql/tasb--$version.sql" "$("$PG_CONFIG" --sharedir)/extension/tasb--$version.sql"
 tests/regress.sh 2>&1 | tee -a "$log_file"
 
 log "asynchronous embedding worker, including a crash with rows pending"
 tests/async.sh 2>&1 | tee -a "$log_file"
+
+log "upgrade from the oldest frozen version with ALTER EXTENSION tasb UPDATE"
+tests/upgrade.sh 2>&1 | tee -a "$log_file"
 
 log "tasb_ivf index under concurrency, kill -9 during inserts and during a build"
 tests/ivf_stress.sh 2>&1 | tee -a "$log_file"
