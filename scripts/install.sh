@@ -20,3 +20,5 @@ for script in sql/tasb--*.sql; do
     *) as_root install -m 644 "$script" "$extension_dir/" ;;
     esac
 done
+# ONNX Runtime beside the extension, where tasb looks when tasb.onnxruntime_path is not set.
+as_root install -D -m 755 "$TASB_ORT_LIB" "$("$PG_CONFIG" --pkglibdir)/tasb/libonnxruntime.so.1.32.0"

@@ -6,9 +6,10 @@ use super::settings::{
     text_setting, DEVICE, INTRA_OP_THREADS, MODEL_DIR, ONNXRUNTIME_PATH, PREPACK_WEIGHTS,
 };
 use crate::errors::raise;
-use pgrx::PgSqlErrorCode;
+use pgrx::{pg_sys, PgSqlErrorCode};
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::ffi::{c_char, CStr};
 use std::path::Path;
 use tasb_encoder::{EncodeStats, Encoder, EncoderError, LoadOptions};
 
@@ -67,6 +68,19 @@ fn required_setting(value: Option<String>, name: &str, hint: &str) -> String {
     })
 }
 
+/// ONNX Runtime where the Debian package, the Docker image and scripts/install.sh put it, beside
+/// the extension: used when tasb.onnxruntime_path is not set.
+fn bundled_onnxruntime() -> Option<String> {
+    // SAFETY: pkglib_path is a NUL-terminated MAXPGPATH buffer that the postmaster fills once at
+    // startup, before any library is loaded, and never writes again; addr_of! makes no reference.
+    let pkglib =
+        unsafe { CStr::from_ptr(std::ptr::addr_of!(pg_sys::pkglib_path).cast::<c_char>()) };
+    let path = Path::new(pkglib.to_str().ok()?)
+        .join("tasb")
+        .join("libonnxruntime.so.1.32.0");
+    path.is_file().then(|| path.to_string_lossy().into_owned())
+}
+
 /// Runs `f` on the model the current settings name, loading it first if needed.
 pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
     let dir = required_setting(
@@ -75,9 +89,9 @@ pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
         "SET tasb.model_dir = '/path/to/model' (a directory made by scripts/export_model.py), as a superuser or in postgresql.conf.",
     );
     let library = required_setting(
-        text_setting(&ONNXRUNTIME_PATH),
+        text_setting(&ONNXRUNTIME_PATH).or_else(bundled_onnxruntime),
         "tasb.onnxruntime_path",
-        "Set tasb.onnxruntime_path to libonnxruntime.so.1.32.0 (scripts/setup.sh installs it) in postgresql.conf.",
+        "Set tasb.onnxruntime_path to libonnxruntime.so.1.32.0 (scripts/setup.sh installs it) in postgresql.conf, or install it as $libdir/tasb/libonnxruntime.so.1.32.0 as the Debian package does.",
     );
     let options = LoadOptions {
         intra_threads: INTRA_OP_THREADS.get().max(0) as usize,
