@@ -50,7 +50,12 @@ add_counts() {  # add_counts NAME: the "PASSED FAILED" a part wrote, or one fail
 "$venv/bin/python" "$here/test_psycopg.py" --counts "$counts"
 add_counts python
 
-if [ "${TASB_CLIENTS_NODE:-1}" != 0 ]; then
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "${TASB_CLIENTS_NODE:-1}" = 0 ]; then
+    echo "skip    clients: Node.js (TASB_CLIENTS_NODE=0)"
+elif [ "$node_major" -lt 18 ] || ! command -v npm >/dev/null; then
+    echo "skip    clients: Node.js (needs node >= 18 and npm; found node major version $node_major)"
+else
     node_dir="$here/node"
     # npm ci reinstalls node_modules each time; skip it while the lock file is the one installed.
     if ! cmp -s "$node_dir/package-lock.json" "$node_dir/node_modules/.package-lock.json.installed" 2>/dev/null; then

@@ -1,6 +1,7 @@
 """numpy arrays in and out of tasbvec (float32) and tasbhalf (float16) with plain psycopg 3:
 parameters, results and COPY, text and binary. Needs nothing beyond psycopg and numpy.
 The README's "Client drivers" section shows this file; tests/clients/test_psycopg.py tests it."""
+
 import numpy as np
 import psycopg
 from psycopg.adapt import Dumper, Loader
@@ -10,18 +11,19 @@ from psycopg.types import TypeInfo
 
 def register_tasb(conn):
     """Once per connection (a pool's `configure` callback), after CREATE EXTENSION tasb."""
-    for name, dtype in (("tasbvec", np.float32), ("tasbhalf", np.float16)):
+    for name, dtype in (("tasbvec", np.dtype(np.float32)), ("tasbhalf", np.dtype(np.float16))):
         info = TypeInfo.fetch(conn, name)
         if info is None:
-            raise psycopg.ProgrammingError(f"type {name} not found: CREATE EXTENSION tasb first")
+            raise psycopg.ProgrammingError(f"type {name} not found: CREATE EXTENSION tasb")
         info.register(conn)  # so that Copy.set_types() knows the name
-        attrs = {"oid": info.oid, "dtype": np.dtype(dtype), "wire": np.dtype(dtype).newbyteorder(">")}
+        attrs = {"oid": info.oid, "dtype": dtype, "wire": dtype.newbyteorder(">")}
         for fmt in (Format.TEXT, Format.BINARY):  # binary last: %s sends binary
             dumper = type(f"{name}_dumper", (TasbDumper,), {**attrs, "format": fmt})
-            # numpy arrays go as tasbvec (assigning one to a tasbhalf column casts it); the
-            # tasbhalf dumper serves COPY with set_types([..., "tasbhalf"]).
+            loader = type(f"{name}_loader", (TasbLoader,), {**attrs, "format": fmt})
+            # numpy arrays go as tasbvec (a tasbhalf column casts them on assignment); the
+            # tasbhalf dumper serves COPY after set_types([..., "tasbhalf"]).
             conn.adapters.register_dumper(np.ndarray if name == "tasbvec" else None, dumper)
-            conn.adapters.register_loader(info.oid, type(f"{name}_loader", (TasbLoader,), {**attrs, "format": fmt}))
+            conn.adapters.register_loader(info.oid, loader)
 
 
 class TasbDumper(Dumper):
