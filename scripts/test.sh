@@ -41,6 +41,9 @@ version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 python3 scripts/schema_check.py "sql/tasb--$version.sql" "$("$PG_CONFIG" --sharedir)/extension/tasb--$version.sql"
 tests/regress.sh 2>&1 | tee -a "$log_file"
 
+log "client drivers: psycopg 3 (pgvector-python, plain) and Node pg against tasbvec and tasbhalf"
+tests/clients.sh 2>&1 | tee -a "$log_file"
+
 log "asynchronous embedding worker, including a crash with rows pending"
 tests/async.sh 2>&1 | tee -a "$log_file"
 
