@@ -118,6 +118,11 @@ CONTROL
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
 chmod 644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
 
+# File times fixed to the last commit's: the package's bytes then change only with its files
+# (cargo pgrx still orders independent statements of the SQL script differently between runs).
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
+find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+
 deb="target/deb/${PKG}_${deb_version}_${arch}.deb"
 rm -f "target/deb/${PKG}_"*.deb   # one package in the directory: the Dockerfile copies it by pattern
 dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
