@@ -320,7 +320,7 @@ $do$;
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/index/mod.rs:87
+-- src/index/mod.rs:88
 -- requires:
 --   distance_operators
 
@@ -339,91 +339,185 @@ CREATE OPERATOR CLASS tasbhalf_ip_ops DEFAULT FOR TYPE tasbhalf USING tasb_ivf A
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/encode/functions.rs:55
--- tasb::encode::functions::tasb_encode
+-- src/index/recall.rs:5
 -- requires:
---   vector_types
-CREATE  FUNCTION "tasb_encode"(
-	"text" TEXT /* & str */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-STRICT STABLE PARALLEL RESTRICTED 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
+--   ivf_access_method
+--   index::stats::tasb_ivf_stats
+
+
+CREATE FUNCTION tasb_ivf_recall(index regclass, k int DEFAULT 10, sample int DEFAULT 20,
+                                queries tasbvec[] DEFAULT NULL)
+RETURNS TABLE (measured_queries int, probes int, recall double precision,
+               worst_recall double precision, index_ms double precision, exact_ms double precision)
+LANGUAGE plpgsql
+-- The SET clauses restore the planner settings this function toggles when it returns.
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = on
+SET enable_indexscan = on
+AS $$
+DECLARE
+    tbl regclass;
+    col name;
+    method name;
+    plan text;
+    query_vectors @extschema@.tasbvec[];
+    own_rows tid[];
+    q @extschema@.tasbvec;
+    own tid;
+    exact_d float8[];
+    index_d float8[];
+    hits int;
+    total_hits bigint := 0;
+    total_expected bigint := 0;
+    worst float8 := 1;
+    started timestamptz;
+    index_time float8 := 0;
+    exact_time float8 := 0;
+    n int := 0;
+    probes_in_use int;
+    exact_sql text;
+    index_sql text;
+BEGIN
+    SELECT i.indrelid::regclass, a.attname, m.amname INTO tbl, col, method
+    FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN pg_am m ON m.oid = c.relam
+    LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+    WHERE i.indexrelid = tasb_ivf_recall.index;
+    IF method IS DISTINCT FROM 'tasb_ivf' THEN
+        RAISE EXCEPTION '% is not a tasb_ivf index', tasb_ivf_recall.index
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Pass a tasb_ivf index, e.g. tasb_ivf_recall(''passages_emb''::regclass).';
+    END IF;
+    IF col IS NULL THEN
+        RAISE EXCEPTION 'tasb_ivf_recall needs an index on a column, not on an expression'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF tasb_ivf_recall.k IS NULL OR tasb_ivf_recall.k NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'k must be between 1 and 1000, not %', tasb_ivf_recall.k
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF tasb_ivf_recall.queries IS NULL AND (sample IS NULL OR sample NOT BETWEEN 1 AND 10000) THEN
+        RAISE EXCEPTION 'sample must be between 1 and 10000, not %', sample
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each sampled query runs one exact search over the whole table.';
+    END IF;
+    SELECT s.probes_now INTO probes_in_use FROM @extschema@.tasb_ivf_stats(tasb_ivf_recall.index) s;
+
+    IF tasb_ivf_recall.queries IS NULL THEN
+        -- Rows of the table as queries; each one's own row is left out of both answers, since
+        -- finding a row from itself is easier than any real query.
+        EXECUTE format('SELECT array_agg(v), array_agg(t) FROM (SELECT %1$I::@extschema@.tasbvec AS v, ctid AS t FROM %2$s '
+                       'WHERE %1$I IS NOT NULL ORDER BY random() LIMIT $1) s', col, tbl)
+            INTO query_vectors, own_rows USING sample;
+    ELSE
+        query_vectors := tasb_ivf_recall.queries;
+    END IF;
+    IF coalesce(cardinality(query_vectors), 0) = 0 THEN
+        RAISE EXCEPTION 'no queries: % has no rows with a vector in %', tbl, col
+            USING ERRCODE = 'no_data_found', HINT = 'Pass query vectors as the queries argument.';
+    END IF;
+
+    exact_sql := format('SELECT array_agg(d ORDER BY d) FROM (SELECT %1$I OPERATOR(@extschema@.<#>) $1 AS d FROM %2$s '
+                        'WHERE ctid IS DISTINCT FROM $3 AND %1$I IS NOT NULL ORDER BY %1$I OPERATOR(@extschema@.<#>) $1 LIMIT $2) s', col, tbl);
+    index_sql := replace(exact_sql, 'array_agg(d ORDER BY d)', 'array_agg(d)');
+    -- The index scan must be this index's: check the plan once.
+    PERFORM set_config('enable_seqscan', 'off', true);
+    FOR plan IN EXECUTE 'EXPLAIN (COSTS OFF) ' || replace(replace(replace(index_sql, '$1', format('%L::@extschema@.tasbvec', query_vectors[1]::text)),
+                                      '$2', tasb_ivf_recall.k::text), '$3', 'NULL::tid') LOOP
+        EXIT WHEN plan LIKE '%Index Scan using ' || quote_ident((SELECT relname FROM pg_class WHERE oid = tasb_ivf_recall.index)) || ' %';
+        plan := NULL;
+    END LOOP;
+    IF plan IS NULL THEN
+        RAISE EXCEPTION 'the planner does not answer ORDER BY % <#> q LIMIT % on % with %', col, tasb_ivf_recall.k, tbl, tasb_ivf_recall.index
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Another index on the column may be preferred; drop it or measure that one.';
+    END IF;
+
+    FOR i IN 1 .. cardinality(query_vectors) LOOP
+        q := query_vectors[i];
+        own := own_rows[i];   -- NULL for the caller's queries
+        PERFORM set_config('enable_seqscan', 'on', true);
+        PERFORM set_config('enable_indexscan', 'off', true);
+        started := clock_timestamp();
+        EXECUTE exact_sql INTO exact_d USING q, tasb_ivf_recall.k, own;
+        exact_time := exact_time + extract(epoch FROM clock_timestamp() - started) * 1000;
+        PERFORM set_config('enable_seqscan', 'off', true);
+        PERFORM set_config('enable_indexscan', 'on', true);
+        started := clock_timestamp();
+        EXECUTE index_sql INTO index_d USING q, tasb_ivf_recall.k, own;
+        index_time := index_time + extract(epoch FROM clock_timestamp() - started) * 1000;
+        CONTINUE WHEN exact_d IS NULL;
+        -- A hit is a returned row at least as close as the exact k-th: ties count either way.
+        SELECT count(*) INTO hits FROM unnest(index_d) d
+        WHERE d <= exact_d[cardinality(exact_d)] + 1e-6 * abs(exact_d[cardinality(exact_d)]);
+        hits := least(hits, cardinality(exact_d));
+        total_hits := total_hits + hits;
+        total_expected := total_expected + cardinality(exact_d);
+        worst := least(worst, hits::float8 / cardinality(exact_d));
+        n := n + 1;
+    END LOOP;
+
+    measured_queries := n;
+    probes := probes_in_use;
+    recall := CASE WHEN total_expected > 0 THEN total_hits::float8 / total_expected END;
+    worst_recall := worst;
+    index_ms := index_time / greatest(n, 1);
+    exact_ms := exact_time / greatest(n, 1);
+    IF recall < 0.9 THEN
+        RAISE WARNING 'recall@% of % is %, reading % lists per round', tasb_ivf_recall.k, tasb_ivf_recall.index, round(recall::numeric, 3), probes
+            USING HINT = format('Raise tasb.probes (SET tasb.probes = %s, then measure again), or REINDEX if most rows arrived after the index was built.', probes * 2);
+    END IF;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION tasb_ivf_recall(regclass, int, int, tasbvec[]) IS
+    'recall@k of a tasb_ivf index against exact search, on sampled rows (their own row left out) or on the given query vectors';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:18
--- tasb::types::casts::tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:43
+-- src/types/casts.rs:38
 -- tasb::types::casts::array_to_tasbvec
 -- requires:
 --   vector_types
 CREATE  FUNCTION "array_to_tasbvec"(
-	"a" double precision[], /* ArrayArg < f64 > */
+	"a" real[], /* ArrayArg < f32 > */
 	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
 ) RETURNS tasbvec /* OwnedVec < f32 > */
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
+AS 'MODULE_PATHNAME', 'real_array_to_tasbvec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:80
--- tasb::types::casts::tasbhalf_to_float4
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf_to_float4"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:75
--- tasb::types::casts::tasbvec_to_float8
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_float8"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS double precision[] /* Vec < f64 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:54
+-- src/types/casts.rs:59
 -- tasb::types::casts::array_to_tasbhalf
 -- requires:
 --   vector_types
 CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" real[], /* ArrayArg < f32 > */
+	"a" double precision[], /* ArrayArg < f64 > */
 	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
 ) RETURNS tasbhalf /* OwnedVec < f16 > */
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'real_array_to_tasbhalf_wrapper';
+AS 'MODULE_PATHNAME', 'double_array_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:70
+-- tasb::types::casts::tasbvec_to_float4
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_float4"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS real[] /* Vec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -442,78 +536,46 @@ AS 'MODULE_PATHNAME', 'tasbhalf_to_float8_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:33
--- tasb::types::casts::tasbhalf_to_tasbvec
+-- src/types/casts.rs:43
+-- tasb::types::casts::array_to_tasbvec
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasbhalf_to_tasbvec"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:28
--- tasb::types::casts::tasbvec_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_tasbhalf"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:23
--- tasb::types::casts::tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:64
--- tasb::types::casts::array_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" integer[], /* ArrayArg < i32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:59
--- tasb::types::casts::array_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbhalf"(
+CREATE  FUNCTION "array_to_tasbvec"(
 	"a" double precision[], /* ArrayArg < f64 > */
 	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
+) RETURNS tasbvec /* OwnedVec < f32 > */
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'double_array_to_tasbhalf_wrapper';
+AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/encode/functions.rs:55
+-- tasb::encode::functions::tasb_encode
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasb_encode"(
+	"text" TEXT /* & str */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+STRICT STABLE PARALLEL RESTRICTED 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:80
+-- tasb::types::casts::tasbhalf_to_float4
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf_to_float4"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS real[] /* Vec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -759,6 +821,81 @@ COMMENT ON PROCEDURE tasb_backfill(regclass, name, name, int) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/types/casts.rs:33
+-- tasb::types::casts::tasbhalf_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf_to_tasbvec"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:75
+-- tasb::types::casts::tasbvec_to_float8
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_float8"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS double precision[] /* Vec < f64 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:64
+-- tasb::types::casts::array_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbhalf"(
+	"a" integer[], /* ArrayArg < i32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:54
+-- tasb::types::casts::array_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbhalf"(
+	"a" real[], /* ArrayArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'real_array_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:23
+-- tasb::types::casts::tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/types/casts.rs:48
 -- tasb::types::casts::array_to_tasbvec
 -- requires:
@@ -774,33 +911,33 @@ AS 'MODULE_PATHNAME', 'integer_array_to_tasbvec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:38
--- tasb::types::casts::array_to_tasbvec
+-- src/types/casts.rs:28
+-- tasb::types::casts::tasbvec_to_tasbhalf
 -- requires:
 --   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
-	"a" real[], /* ArrayArg < f32 > */
+CREATE  FUNCTION "tasbvec_to_tasbhalf"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:18
+-- tasb::types::casts::tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec"(
+	"v" tasbvec, /* VecArg < f32 > */
 	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
 ) RETURNS tasbvec /* OwnedVec < f32 > */
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'real_array_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:70
--- tasb::types::casts::tasbvec_to_float4
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_float4"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
+AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -897,6 +1034,14 @@ CREATE FUNCTION "tasb_embed_trigger"()
 	RETURNS TRIGGER
 	LANGUAGE c
 	AS 'MODULE_PATHNAME', 'tasb_embed_trigger_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/embed/trigger.rs:126
+-- requires:
+--   tasb_embed_trigger
+
+COMMENT ON FUNCTION tasb_embed_trigger() IS 'BEFORE INSERT OR UPDATE row trigger: tasb_embed_trigger(text_column, vector_column) writes tasb_encode(text_column) into vector_column.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1059,13 +1204,5 @@ FROM @extschema@.tasb_embed_async_tables t
 JOIN pg_catalog.pg_class c ON c.oid = t.relation
 ORDER BY t.relation;
 GRANT SELECT ON tasb_embed_async_status TO PUBLIC;
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/embed/trigger.rs:126
--- requires:
---   tasb_embed_trigger
-
-COMMENT ON FUNCTION tasb_embed_trigger() IS 'BEFORE INSERT OR UPDATE row trigger: tasb_embed_trigger(text_column, vector_column) writes tasb_encode(text_column) into vector_column.';
 /* </end connected objects> */
 

@@ -9,6 +9,7 @@ mod insert;
 mod lists;
 pub mod options;
 mod pages;
+mod recall;
 mod scan;
 mod stats;
 mod vacuum;
