@@ -34,10 +34,10 @@ RUN set -eux; \
 # PostgreSQL 15 (unless the base has it), Python for the optional TAS-B export at first start.
 FROM ${BASE}
 COPY docker/ca/ /usr/local/share/ca-certificates/tasb/
-COPY docker/docker-entrypoint.sh /usr/local/share/tasb/docker-entrypoint.sh
 RUN set -eux; export DEBIAN_FRONTEND=noninteractive; \
-    apt-get update -qq; \
+    apt-get update -qq; install -d /etc/tasb; \
     if [ ! -e /usr/local/bin/docker-entrypoint.sh ]; then \
+        touch /etc/tasb/own-entrypoint; \
         # As in the official image: postgres is uid/gid 999, and no cluster is made at install.
         apt-get install -y -qq --no-install-recommends passwd >/dev/null; \
         groupadd -r postgres --gid=999; \
@@ -48,7 +48,6 @@ RUN set -eux; export DEBIAN_FRONTEND=noninteractive; \
         printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; \
         apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null; \
         rm -f /usr/sbin/policy-rc.d; \
-        install -m 755 /usr/local/share/tasb/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh; \
         install -d -m 2775 -o postgres -g postgres /var/run/postgresql; \
     fi; \
     apt-get install -y -qq --no-install-recommends python3 python3-venv ca-certificates >/dev/null; \
@@ -64,7 +63,7 @@ ENV PATH=/usr/lib/postgresql/15/bin:$PATH \
 # the legacy builder (docker-compose v1) builds every stage before the target.
 ARG TASB_VARIANT=cpu
 ARG ORT_GPU_VERSION=1.31.1
-RUN set -eux; install -d /etc/tasb; \
+RUN set -eux; \
     case "$TASB_VARIANT" in cpu) exit 0 ;; gpu) ;; *) echo "TASB_VARIANT: cpu or gpu" >&2; exit 1 ;; esac; \
     python3 -m venv /opt/tasb-gpu; \
     PIP_NO_CACHE_DIR=1 /opt/tasb-gpu/bin/pip install -q "onnxruntime-gpu[cuda,cudnn]==${ORT_GPU_VERSION}" nvidia-cublas; \
@@ -79,11 +78,14 @@ RUN set -eux; install -d /etc/tasb; \
 # The model in /var/lib/tasb/models (a named volume mounted there starts with the image's
 # contents), tasb from the Debian package, preloaded.
 COPY --from=model --chown=postgres:postgres /out/ /var/lib/tasb/models/
-COPY docker/tasb-entrypoint.sh /usr/local/bin/
-COPY docker/initdb-tasb.sh /docker-entrypoint-initdb.d/000-tasb.sh
+COPY docker/docker-entrypoint.sh docker/tasb-entrypoint.sh docker/initdb-tasb.sh /usr/local/share/tasb/
 COPY scripts/export_model.py scripts/onnx_files.py /opt/tasb/
 RUN set -eux; \
-    chmod 755 /usr/local/bin/tasb-entrypoint.sh /docker-entrypoint-initdb.d/000-tasb.sh; \
+    cd /usr/local/share/tasb; \
+    if [ -e /etc/tasb/own-entrypoint ]; then install -m 755 docker-entrypoint.sh /usr/local/bin/; fi; \
+    install -m 755 tasb-entrypoint.sh /usr/local/bin/; \
+    install -d /docker-entrypoint-initdb.d; \
+    install -m 755 initdb-tasb.sh /docker-entrypoint-initdb.d/000-tasb.sh; \
     chown postgres:postgres /var/lib/tasb
 COPY target/deb/ /tmp/tasb-deb/
 RUN set -eux; \

@@ -11,7 +11,8 @@
 #   otherwise              all-MiniLM-L6-v2, built into the image
 # Settings go to /var/lib/tasb/tasb.conf, rewritten at every start from the environment and
 # included from postgresql.conf (ALTER SYSTEM still overrides them): shared_preload_libraries,
-# tasb.worker_database ($POSTGRES_DB), tasb.onnxruntime_path ($TASB_ONNXRUNTIME_PATH),
+# tasb.worker_database ($POSTGRES_DB), tasb.onnxruntime_path ($TASB_ONNXRUNTIME_PATH, the gpu
+# variant's onnxruntime-gpu; unset: the Debian package's ONNX Runtime 1.32.0 in $libdir/tasb),
 # tasb.model_dir and tasb.device ($TASB_DEVICE).
 set -Eeuo pipefail
 
@@ -20,7 +21,6 @@ CONF=/var/lib/tasb/tasb.conf
 TAS_B=sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco
 # Defaults of the image's variant (the gpu stage writes the CUDA build's library path).
 if [ -f /etc/tasb/image.env ]; then source /etc/tasb/image.env; fi
-TASB_ONNXRUNTIME_PATH="${TASB_ONNXRUNTIME_PATH:-/usr/lib/postgresql/15/lib/tasb/libonnxruntime.so.1.32.0}"
 TASB_DEVICE="${TASB_DEVICE:-auto}"
 export HF_ENDPOINT="${HF_ENDPOINT:-https://huggingface.co}"   # the hub, or a mirror of it
 
@@ -70,13 +70,19 @@ fi
 say "model: $model"
 
 quote() { printf "'%s'" "${1//\'/\'\'}"; }
-conf="# Written by tasb-entrypoint.sh at every start from the environment; ALTER SYSTEM overrides it.
-shared_preload_libraries = 'tasb'
-tasb.worker_database = $(quote "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}")
-tasb.onnxruntime_path = $(quote "$TASB_ONNXRUNTIME_PATH")
-tasb.model_dir = $(quote "$model")
-tasb.device = $(quote "$TASB_DEVICE")"
-printf '%s\n' "$conf" 2>/dev/null >"$CONF" || say "cannot write $CONF as uid $(id -u): the settings stay as they were"
+settings() {
+    echo "# Written by tasb-entrypoint.sh at every start from the environment; ALTER SYSTEM overrides it."
+    echo "shared_preload_libraries = 'tasb'"
+    echo "tasb.worker_database = $(quote "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}")"
+    if [ -n "${TASB_ONNXRUNTIME_PATH:-}" ]; then
+        echo "tasb.onnxruntime_path = $(quote "$TASB_ONNXRUNTIME_PATH")"
+    else
+        echo "# tasb.onnxruntime_path unset: \$libdir/tasb/libonnxruntime.so.1.32.0 from the Debian package"
+    fi
+    echo "tasb.model_dir = $(quote "$model")"
+    echo "tasb.device = $(quote "$TASB_DEVICE")"
+}
+settings 2>/dev/null >"$CONF" || say "cannot write $CONF as uid $(id -u): the settings stay as they were"
 
 # A cluster made before this image (or without its init script) includes the file from now on.
 pgdata="${PGDATA:-/var/lib/postgresql/data}"

@@ -3,6 +3,7 @@
 # the extension (cargo pgrx package) plus ONNX Runtime 1.32.0's libonnxruntime.so from the PyPI
 # wheel (scripts/setup.sh installs it as $TASB_ORT_LIB) in /usr/lib/postgresql/15/lib/tasb/, and a
 # sample configuration in /usr/share/doc/tasb-postgresql-15/tasb.conf. Prints the package's path.
+# tasb finds ONNX Runtime there without configuration (tasb.onnxruntime_path unset).
 # Depends on postgresql-15 (Debian's or PGDG's). Safe to run again; the version is Cargo.toml's.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -10,7 +11,8 @@ cd "$TASB_ROOT"
 
 PKG=tasb-postgresql-15
 ORT_VERSION=1.32.0
-ORT_DIR=/usr/lib/postgresql/15/lib/tasb
+# Where tasb looks for ONNX Runtime when tasb.onnxruntime_path is unset: $libdir/tasb.
+ORT_DIR="$("$PG_CONFIG" --pkglibdir)/tasb"
 [ -f "$TASB_ORT_LIB" ] || die "$TASB_ORT_LIB is missing: run scripts/setup.sh"
 command -v dpkg-deb >/dev/null || die "dpkg-deb is missing (apt-get install dpkg)"
 
@@ -43,8 +45,9 @@ cat >"$doc/tasb.conf" <<CONF
 shared_preload_libraries = 'tasb'
 tasb.worker_database = 'postgres'        # the database whose registered tables the worker embeds
 
-# ONNX Runtime $ORT_VERSION, shipped in this package.
-tasb.onnxruntime_path = '$ORT_DIR/libonnxruntime.so.$ORT_VERSION'
+# ONNX Runtime: unset, tasb uses \$libdir/tasb/libonnxruntime.so.$ORT_VERSION, which this package
+# installs ($ORT_DIR). Set it for another build, e.g. onnxruntime-gpu (scripts/setup_gpu.sh).
+#tasb.onnxruntime_path = '$ORT_DIR/libonnxruntime.so.$ORT_VERSION'
 
 # The model tasb_encode uses: a directory with model.onnx, config.json and tokenizer.json
 # (scripts/export_model.py or scripts/safetensors_to_onnx.py write one).

@@ -86,6 +86,7 @@ version="$(awk -F'"' '/^version/ {print $2; exit}' Cargo.toml)"
 check "CREATE EXTENSION tasb: done in POSTGRES_DB at init, this version" "$version" \
     "$(sql "SELECT extversion FROM pg_extension WHERE extname = 'tasb'" 2>&1)"
 check "tasb preloaded" tasb "$(sql "SHOW shared_preload_libraries" 2>&1)"
+check "no ONNX Runtime path needed (the package's, beside the extension)" "" "$(sql "SHOW tasb.onnxruntime_path" 2>&1)"
 check "tasb_encode with all-MiniLM-L6-v2: 384 dims" 384 "$(sql "SELECT vector_dims(tasb_encode('how long does a flea live'))" 2>&1)"
 
 check "a table filled through the embedding trigger" 203 "$(sql "

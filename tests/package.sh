@@ -57,7 +57,7 @@ check "dpkg knows the package as installed" "install ok installed" \
 check "ONNX Runtime ships beside the extension" 1 \
     "$(in_box dpkg -L tasb-postgresql-15 | grep -c '^/usr/lib/postgresql/15/lib/tasb/libonnxruntime.so.1.32.0$')"
 
-# A cluster configured with the package's sample tasb.conf (preload, worker, ONNX Runtime path).
+# A cluster configured with the package's sample tasb.conf (preload, worker; no ONNX Runtime path).
 in_box bash -c "set -e
 chmod -R a+rX /tmp/tiny-distilbert
 install -d -o postgres -g postgres /tmp/pgdata
@@ -71,6 +71,8 @@ check "initdb and a server with tasb preloaded, as postgres" 0 "$rc"
 
 check "CREATE EXTENSION tasb" "" "$(box_sql "CREATE EXTENSION tasb" 2>&1)"
 check "a vector query" "-32" "$(box_sql "SELECT '[1,2,3]'::tasbvec <#> '[4,5,6]'::tasbvec" 2>&1)"
+check "tasb.onnxruntime_path is unset (ONNX Runtime found beside the extension)" "" \
+    "$(box_sql "SHOW tasb.onnxruntime_path" 2>&1)"
 check "tasb_encode with the tiny model: 16 dims" 16 \
     "$(box_sql "SELECT vector_dims(tasb_encode('what is the transformers library'))" 2>&1)"
 check "nearest neighbour by tasb_encode" b "$(box_sql "CREATE TABLE t (id text, emb tasbvec(16));
