@@ -33,6 +33,14 @@ root="target/deb/root"
 rm -rf "$root"
 mkdir -p "$root/DEBIAN" target/deb
 cp -a "$built/." "$root/"
+# Older versions' install scripts (cargo pgrx package copies only the upgrade scripts), so that
+# CREATE EXTENSION tasb VERSION '0.1.0' and upgrades from it work from the package too.
+for script in sql/tasb--*.sql; do
+    case "$(basename "$script")" in
+    *--*--*.sql | "tasb--$version.sql") ;;
+    *) install -m 644 "$script" "$root$("$PG_CONFIG" --sharedir)/extension/" ;;
+    esac
+done
 install -D -m 644 "$TASB_ORT_LIB" "$root$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 doc="$root/usr/share/doc/$PKG"
 install -d "$doc"

@@ -59,6 +59,12 @@ tests/ivf_corrupt.sh 2>&1 | tee -a "$log_file"
 log "tasb_ivf on a streaming-replication standby"
 tests/ivf_standby.sh 2>&1 | tee -a "$log_file"
 
+log "Debian package: built, installed with apt-get in a clean Debian 12 container, used, removed"
+tests/package.sh 2>&1 | tee -a "$log_file"
+
+log "Docker image and docker-compose.yml end to end (own dockerd, local base image, docker-compose v1)"
+tests/docker.sh 2>&1 | tee -a "$log_file"
+
 passed=$(grep -Eo '[0-9]+ passed' "$log_file" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log_file" | awk '{s += $1} END {print s + 0}')
 echo "all: $passed passed, $failed failed"

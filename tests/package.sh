@@ -78,6 +78,12 @@ check "tasb_encode with the tiny model: 16 dims" 16 \
 check "nearest neighbour by tasb_encode" b "$(box_sql "CREATE TABLE t (id text, emb tasbvec(16));
     INSERT INTO t SELECT x, tasb_encode(x || ' library') FROM unnest(ARRAY['a', 'b', 'c']) x;
     SELECT id FROM t ORDER BY emb <#> tasb_encode('b library') LIMIT 1" 2>&1)"
+current="$(sed -n 's/^version = "\(.*\)"/\1/p' "$TASB_ROOT/Cargo.toml" | head -1)"
+check "from the package: CREATE EXTENSION at 0.1.0, then ALTER EXTENSION UPDATE to $current" "$current" \
+    "$(box_sql "CREATE DATABASE upgrade_check" >/dev/null 2>&1
+       in_box runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q -At -h /tmp -d upgrade_check \
+           -c "CREATE EXTENSION tasb VERSION '0.1.0'" -c "ALTER EXTENSION tasb UPDATE" \
+           -c "SELECT extversion FROM pg_extension WHERE extname = 'tasb'" 2>&1)"
 worker=0
 for _ in $(seq 20); do
     worker="$(box_sql "SELECT count(*) FROM pg_stat_activity
