@@ -66,11 +66,16 @@ fn tasb_chunk(
                 "Use an overlap smaller than max_tokens; a tenth to a fifth of it is usual.",
             );
         }
+        let mut keep_going = || {
+            pgrx::check_for_interrupts!();
+            true
+        };
         split_text(
             model.encoder.tokenizer(),
             document,
             Some(max),
             overlap as usize,
+            &mut keep_going,
         )
         .unwrap_or_else(|e| raise_encoder_error(e))
     });

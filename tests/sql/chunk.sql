@@ -30,6 +30,20 @@ FROM docs, tasb_chunk(body, 16, 4) WHERE id = 1 AND ordinal <= 4;
 SELECT count(*) AS encoded FROM docs, tasb_chunk(body) c WHERE id = 1 AND vector_dims(tasb_encode(c.passage)) = 16;
 -- Named arguments; NULL overlap means none.
 SELECT count(*) FROM tasb_chunk(document => 'one two three four five', max_tokens => 2, overlap => NULL);
+-- A long document can be cancelled (here by statement_timeout), and the session goes on.
+-- Tokenized whole, this 20 MB text took about 20 s; cancel must come within a few.
+CREATE FUNCTION seconds_until_cancelled() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE started timestamptz := clock_timestamp();
+BEGIN
+    PERFORM count(*) FROM tasb_chunk(repeat('word ', 4000000));
+    RETURN NULL;
+EXCEPTION WHEN query_canceled THEN
+    RETURN clock_timestamp() - started < interval '3 seconds';
+END $$;
+SET statement_timeout = '300ms';
+SELECT seconds_until_cancelled() AS cancelled_quickly;
+RESET statement_timeout;
+SELECT count(*) AS after_cancel FROM tasb_chunk('Still working. Yes.', 3);
 -- Limits: each an ERROR with a HINT.
 \set VERBOSITY default
 SELECT * FROM tasb_chunk('text', 0);

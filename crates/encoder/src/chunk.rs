@@ -15,13 +15,20 @@ pub struct TextPassage {
     pub tokens: usize,
 }
 
+/// Texts are tokenized in pieces of about this many bytes, cut at line breaks or spaces, so that
+/// `keep_going` (query cancel) runs often even on a document of a gigabyte.
+const SEGMENT_BYTES: usize = 64 * 1024;
+
 /// Splits `text` with `tokenizer` into passages of at most `max_tokens` tokens (default, and
-/// ceiling, what one model input holds besides its special tokens).
+/// ceiling, what one model input holds besides its special tokens). `keep_going` runs between
+/// pieces of the text; returning false stops with an error. Overlap does not reach across the
+/// line breaks or spaces where a long text is cut into pieces (every [`SEGMENT_BYTES`]).
 pub fn split_text(
     tokenizer: &TextTokenizer,
     text: &str,
     max_tokens: Option<usize>,
     overlap: usize,
+    keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<Vec<TextPassage>, EncoderError> {
     let limit = tokenizer.text_token_limit();
     let max_tokens = max_tokens.unwrap_or(limit);
@@ -35,10 +42,45 @@ pub fn split_text(
     }
     let options = ChunkOptions::new(max_tokens, overlap)?;
     let mut out = Vec::new();
-    for passage in split(text, &tokenizer.token_offsets(text)?, options) {
-        fit_alone(tokenizer, text, passage.bytes, max_tokens, &mut out)?;
+    for segment in segments(text, SEGMENT_BYTES) {
+        if !keep_going() {
+            return Err(EncoderError::new("splitting the text was cancelled"));
+        }
+        let piece = &text[segment.clone()];
+        for passage in split(piece, &tokenizer.token_offsets(piece)?, options) {
+            let bytes = segment.start + passage.bytes.start..segment.start + passage.bytes.end;
+            fit_alone(tokenizer, text, bytes, max_tokens, &mut out)?;
+        }
     }
     Ok(out)
+}
+
+/// Consecutive byte ranges covering `text`, each at most about `target` bytes, ending at the last
+/// line break in their second half, else the last whitespace there, else at a character boundary.
+fn segments(text: &str, target: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while text.len() - start > target {
+        let mut limit = start + target;
+        while !text.is_char_boundary(limit) {
+            limit -= 1;
+        }
+        let mut half = start + target / 2;
+        while !text.is_char_boundary(half) {
+            half -= 1;
+        }
+        let window = &text[half..limit];
+        let cut = window
+            .rfind('\n')
+            .or_else(|| window.rfind(char::is_whitespace))
+            .map_or(limit, |i| half + i + 1);
+        out.push(start..cut);
+        start = cut;
+    }
+    if start < text.len() {
+        out.push(start..text.len());
+    }
+    out
 }
 
 /// Appends the passage at `bytes`, split further while it holds more than `max_tokens` tokens
@@ -331,6 +373,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn segments_cover_the_text_and_end_at_spaces() {
+        let words = "aaaa bbbb\ncccc dddd eeee ffff gggg hhhh";
+        // Multi-byte characters without spaces: cuts land on character boundaries.
+        let mixed = "aaaa é€é€é€é€é€é€é€ bbbb";
+        for (text, spaced) in [(words, true), (mixed, false)] {
+            for target in [4, 7, 10, 16, 1000] {
+                let parts = segments(text, target);
+                assert_eq!(parts.first().unwrap().start, 0);
+                assert_eq!(parts.last().unwrap().end, text.len());
+                for pair in parts.windows(2) {
+                    assert_eq!(pair[0].end, pair[1].start);
+                }
+                for p in &parts {
+                    // Slicing panics off a character boundary.
+                    let piece = &text[p.clone()];
+                    assert!(
+                        !piece.is_empty() && p.len() <= target.max(3),
+                        "{p:?} for {target}"
+                    );
+                    if spaced && p.end < text.len() && target >= 10 {
+                        assert!(piece.ends_with([' ', '\n']), "{piece:?} cut inside a word");
+                    }
+                }
+            }
+        }
+        assert!(segments("", 10).is_empty());
     }
 
     #[test]
