@@ -29,6 +29,25 @@ as_root() {
 
 pg_bindir() { "$PG_CONFIG" --bindir; }
 
+# The extension's version: [package] version in Cargo.toml.
+tasb_version() {
+    awk '/^\[/ {section = $0} section == "[package]" && $1 == "version" {gsub(/"/, "", $3); print $3; exit}' \
+        "$TASB_ROOT/Cargo.toml"
+}
+
+# Installs the older versions' install scripts from sql/ into DIR (cargo pgrx install and package
+# copy only the current version's and the upgrade scripts), so CREATE EXTENSION ... VERSION works.
+install_older_sql_scripts() {  # install_older_sql_scripts DIR [as_root]
+    local script current
+    current="$(tasb_version)"
+    for script in "$TASB_ROOT"/sql/tasb--*.sql; do
+        case "$(basename "$script")" in
+        *--*--*.sql | "tasb--$current.sql") ;;
+        *) ${2:-} install -m 644 "$script" "$1/" ;;
+        esac
+    done
+}
+
 # psql against the local cluster as the postgres superuser.
 tasb_psql() {
     "$(pg_bindir)/psql" -X -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres "$@"

@@ -10,15 +10,6 @@ if [ "$(id -u)" = 0 ]; then
 else
     cargo pgrx install --release --sudo --pg-config "$PG_CONFIG" >/dev/null
 fi
-# cargo pgrx install writes the current version's script and copies the upgrade scripts; the
-# older versions' install scripts come from sql/ too, so CREATE EXTENSION ... VERSION works.
-version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
-extension_dir="$("$PG_CONFIG" --sharedir)/extension"
-for script in sql/tasb--*.sql; do
-    case "$(basename "$script")" in
-    *--*--*.sql | "tasb--$version.sql") ;;
-    *) as_root install -m 644 "$script" "$extension_dir/" ;;
-    esac
-done
+install_older_sql_scripts "$("$PG_CONFIG" --sharedir)/extension" as_root
 # ONNX Runtime beside the extension, where tasb looks when tasb.onnxruntime_path is not set.
 as_root install -D -m 755 "$TASB_ORT_LIB" "$("$PG_CONFIG" --pkglibdir)/tasb/libonnxruntime.so.1.32.0"

@@ -18,7 +18,7 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb is missing (apt-get install dpkg
 
 # [package] version from Cargo.toml; a pre-release 1.0.0-rc.1 becomes 1.0.0~rc.1 so it sorts
 # before 1.0.0 as Debian versions do.
-version="$(awk '/^\[/ {section = $0} section == "[package]" && $1 == "version" {gsub(/"/, "", $3); print $3; exit}' Cargo.toml)"
+version="$(tasb_version)"
 [ -n "$version" ] || die "no [package] version in Cargo.toml"
 deb_version="${version/-/\~}"
 arch="$(dpkg --print-architecture)"
@@ -35,12 +35,7 @@ mkdir -p "$root/DEBIAN" target/deb
 cp -a "$built/." "$root/"
 # Older versions' install scripts (cargo pgrx package copies only the upgrade scripts), so that
 # CREATE EXTENSION tasb VERSION '0.1.0' and upgrades from it work from the package too.
-for script in sql/tasb--*.sql; do
-    case "$(basename "$script")" in
-    *--*--*.sql | "tasb--$version.sql") ;;
-    *) install -m 644 "$script" "$root$("$PG_CONFIG" --sharedir)/extension/" ;;
-    esac
-done
+install_older_sql_scripts "$root$("$PG_CONFIG" --sharedir)/extension"
 install -D -m 644 "$TASB_ORT_LIB" "$root$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 doc="$root/usr/share/doc/$PKG"
 install -d "$doc"

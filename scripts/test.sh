@@ -37,7 +37,7 @@ bash scripts/install.sh
 bash scripts/cluster.sh restart   # the library is preloaded: a new build needs a restart
 
 log "the generated SQL equals the frozen script of this version (sql/)"
-version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+version="$(tasb_version)"
 python3 scripts/schema_check.py "sql/tasb--$version.sql" "$("$PG_CONFIG" --sharedir)/extension/tasb--$version.sql"
 tests/regress.sh 2>&1 | tee -a "$log_file"
 

@@ -82,7 +82,7 @@ wait_healthy; check "healthy after docker-compose up" 0 $?
 check "a wrong password is refused over TCP" 1 \
     "$(PGPASSWORD=wrong PGCONNECT_TIMEOUT=5 "$(pg_bindir)/psql" -X -h 127.0.0.1 -p "$TASB_DB_PORT" -U postgres -d tasb -c 'SELECT 1' 2>&1 |
         grep -c 'password authentication failed')"
-version="$(awk -F'"' '/^version/ {print $2; exit}' Cargo.toml)"
+version="$(tasb_version)"
 check "CREATE EXTENSION tasb: done in POSTGRES_DB at init, this version" "$version" \
     "$(sql "SELECT extversion FROM pg_extension WHERE extname = 'tasb'" 2>&1)"
 check "tasb preloaded" tasb "$(sql "SHOW shared_preload_libraries" 2>&1)"

@@ -23,7 +23,7 @@ fail_setup() { echo "FAILED  package: $1"; echo "package: $passed passed, $((fai
 
 deb="$(bash "$TASB_ROOT/scripts/package_deb.sh")" || fail_setup "scripts/package_deb.sh"
 check "the package is named after Cargo.toml's version" 1 \
-    "$(basename "$deb" | grep -c "^tasb-postgresql-15_$(awk -F'"' '/^version/ {print $2; exit}' "$TASB_ROOT/Cargo.toml" | tr - '~')_amd64\.deb$")"
+    "$(basename "$deb" | grep -c "^tasb-postgresql-15_$(tasb_version | tr - '~')_amd64\.deb$")"
 docker_start || fail_setup "the Docker daemon did not start"
 docker_base_image || fail_setup "the base image $TASB_BASE_IMAGE could not be built"
 
@@ -78,7 +78,7 @@ check "tasb_encode with the tiny model: 16 dims" 16 \
 check "nearest neighbour by tasb_encode" b "$(box_sql "CREATE TABLE t (id text, emb tasbvec(16));
     INSERT INTO t SELECT x, tasb_encode(x || ' library') FROM unnest(ARRAY['a', 'b', 'c']) x;
     SELECT id FROM t ORDER BY emb <#> tasb_encode('b library') LIMIT 1" 2>&1)"
-current="$(sed -n 's/^version = "\(.*\)"/\1/p' "$TASB_ROOT/Cargo.toml" | head -1)"
+current="$(tasb_version)"
 check "from the package: CREATE EXTENSION at 0.1.0, then ALTER EXTENSION UPDATE to $current" "$current" \
     "$(box_sql "CREATE DATABASE upgrade_check" >/dev/null 2>&1
        in_box runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q -At -h /tmp -d upgrade_check \

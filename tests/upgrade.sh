@@ -9,7 +9,7 @@ source "$(dirname "$0")/../scripts/env.sh"
 CHECKS=upgrade
 source "$(dirname "$0")/checks.sh"
 oldest="$(ls "$TASB_ROOT"/sql/tasb--*.sql | sed -n 's/.*\/tasb--\([0-9.]*\)\.sql$/\1/p' | sort -V | head -1)"
-current="$(sed -n 's/^version = "\(.*\)"/\1/p' "$TASB_ROOT/Cargo.toml" | head -1)"
+current="$(tasb_version)"
 q() { tasb_psql -X -q -At -d "${DB:-tasb}" -v ON_ERROR_STOP=1 -c "SET tasb.model_dir = '$TASB_HOME/models/tiny-distilbert'" -c "$1"; }
 
 # Every member object of the extension with its definition: functions in full, relations with
