@@ -5,16 +5,7 @@ use super::model::{raise_encoder_error, with_model};
 use crate::errors::raise;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use tasb_encoder::chunk::{split_text, TextPassage};
-
-fn invalid(message: String, hint: &str) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        message,
-        None,
-        Some(hint),
-    )
-}
+use tasb_encoder::chunk::{split_text, ChunkOptions, TextPassage};
 
 /// Splits a document into passages of at most `max_tokens` tokens (NULL: as many as the model
 /// takes), at line breaks, sentence ends or words, each starting with up to `overlap` tokens of
@@ -38,46 +29,27 @@ fn tasb_chunk(
     let Some(document) = document else {
         return TableIterator::new(Vec::new());
     };
-    let overlap = overlap.unwrap_or(0);
-    if overlap < 0 {
-        invalid(
-            format!("overlap must not be negative, not {overlap}"),
-            "Pass 0 for passages that do not overlap.",
-        );
-    }
-    if let Some(max) = max_tokens.filter(|&m| m < 1) {
-        invalid(
-            format!("max_tokens must be at least 1, not {max}"),
-            "Leave max_tokens NULL to fill the model's input.",
-        );
-    }
     let passages = with_model(|model| {
-        let limit = model.encoder.tokenizer().text_token_limit();
-        let max = max_tokens.map_or(limit, |m| m as usize);
-        if max > limit {
-            invalid(
-                format!("max_tokens {max} is more than the model takes: {limit} tokens of text"),
-                "Leave max_tokens NULL to fill the model's input, or pass a smaller one.",
-            );
-        }
-        if overlap as usize >= max {
-            invalid(
-                format!("an overlap of {overlap} tokens does not fit passages of {max} tokens"),
-                "Use an overlap smaller than max_tokens; a tenth to a fifth of it is usual.",
-            );
-        }
+        let tokenizer = model.encoder.tokenizer();
+        let options = ChunkOptions::for_limit(
+            tokenizer.text_token_limit(),
+            max_tokens.map(i64::from),
+            overlap.map_or(0, i64::from),
+        )
+        .unwrap_or_else(|e| {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                e.message,
+                None,
+                e.hint.as_deref(),
+            )
+        });
         let mut keep_going = || {
             pgrx::check_for_interrupts!();
             true
         };
-        split_text(
-            model.encoder.tokenizer(),
-            document,
-            Some(max),
-            overlap as usize,
-            &mut keep_going,
-        )
-        .unwrap_or_else(|e| raise_encoder_error(e))
+        split_text(tokenizer, document, options, &mut keep_going)
+            .unwrap_or_else(|e| raise_encoder_error(e))
     });
     TableIterator::new(rows(document, passages))
 }

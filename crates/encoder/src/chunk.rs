@@ -19,28 +19,17 @@ pub struct TextPassage {
 /// `keep_going` (query cancel) runs often even on a document of a gigabyte.
 const SEGMENT_BYTES: usize = 64 * 1024;
 
-/// Splits `text` with `tokenizer` into passages of at most `max_tokens` tokens (default, and
-/// ceiling, what one model input holds besides its special tokens). `keep_going` runs between
-/// pieces of the text; returning false stops with an error. Overlap does not reach across the
-/// line breaks or spaces where a long text is cut into pieces (every [`SEGMENT_BYTES`]).
+/// Splits `text` with `tokenizer` into passages as `options` say (made for this tokenizer's limit
+/// by [`ChunkOptions::for_limit`]). `keep_going` runs between pieces of the text; returning false
+/// stops with an error. Overlap does not reach across the line breaks or spaces where a long text
+/// is cut into pieces (every [`SEGMENT_BYTES`]).
 pub fn split_text(
     tokenizer: &TextTokenizer,
     text: &str,
-    max_tokens: Option<usize>,
-    overlap: usize,
+    options: ChunkOptions,
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<Vec<TextPassage>, EncoderError> {
-    let limit = tokenizer.text_token_limit();
-    let max_tokens = max_tokens.unwrap_or(limit);
-    if max_tokens > limit {
-        return Err(EncoderError::new(format!(
-            "max_tokens {max_tokens} is more than the model takes: {limit} tokens of text"
-        ))
-        .with_hint(
-            "Leave max_tokens out (NULL) to fill the model's input, or pass a smaller one.",
-        ));
-    }
-    let options = ChunkOptions::new(max_tokens, overlap)?;
+    let max_tokens = options.max_tokens;
     let mut out = Vec::new();
     for segment in segments(text, SEGMENT_BYTES) {
         if !keep_going() {
@@ -127,6 +116,38 @@ pub struct ChunkOptions {
 }
 
 impl ChunkOptions {
+    /// Options from a caller's numbers, checked against what the model takes: `limit` tokens of
+    /// text ([`TextTokenizer::text_token_limit`]). No `max_tokens` means all of them.
+    pub fn for_limit(
+        limit: usize,
+        max_tokens: Option<i64>,
+        overlap: i64,
+    ) -> Result<Self, EncoderError> {
+        let Ok(overlap) = usize::try_from(overlap) else {
+            return Err(
+                EncoderError::new(format!("overlap must not be negative, not {overlap}"))
+                    .with_hint("Pass 0 for passages that do not overlap."),
+            );
+        };
+        let max_tokens = match max_tokens {
+            None => limit,
+            Some(m) if m < 1 => {
+                return Err(
+                    EncoderError::new(format!("max_tokens must be at least 1, not {m}"))
+                        .with_hint("Leave max_tokens NULL to fill the model's input."),
+                )
+            }
+            Some(m) => usize::try_from(m).unwrap_or(usize::MAX),
+        };
+        if max_tokens > limit {
+            return Err(EncoderError::new(format!(
+                "max_tokens {max_tokens} is more than the model takes: {limit} tokens of text"
+            ))
+            .with_hint("Leave max_tokens NULL to fill the model's input, or pass a smaller one."));
+        }
+        Self::new(max_tokens, overlap)
+    }
+
     pub fn new(max_tokens: usize, overlap: usize) -> Result<Self, EncoderError> {
         if max_tokens == 0 {
             return Err(EncoderError::new("max_tokens must be at least 1"));
@@ -409,5 +430,24 @@ mod tests {
         assert!(ChunkOptions::new(0, 0).is_err());
         assert!(ChunkOptions::new(10, 10).is_err());
         assert!(ChunkOptions::new(10, 9).is_ok());
+        let limit = |max, overlap| ChunkOptions::for_limit(62, max, overlap);
+        assert_eq!(limit(None, 0).unwrap().max_tokens, 62);
+        assert!(limit(Some(63), 0)
+            .unwrap_err()
+            .message
+            .contains("more than the model takes"));
+        assert!(limit(Some(0), 0)
+            .unwrap_err()
+            .message
+            .contains("at least 1, not 0"));
+        assert!(limit(Some(-5), 0)
+            .unwrap_err()
+            .message
+            .contains("at least 1, not -5"));
+        assert!(limit(Some(10), -1)
+            .unwrap_err()
+            .message
+            .contains("not be negative"));
+        assert!(limit(Some(10), 10).is_err());
     }
 }

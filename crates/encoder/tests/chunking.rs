@@ -3,10 +3,34 @@
 //! model's input, and together the passages hold every token of the text, in order.
 
 use std::path::PathBuf;
-use tasb_encoder::chunk::split_text;
+use tasb_encoder::chunk::{split_text, ChunkOptions};
 use tasb_encoder::tokenize::TextTokenizer;
 
 const MAX_LENGTH: usize = 64;
+
+/// Options as tasb_chunk makes them: checked against the tokenizer's limit.
+fn options(
+    tokenizer: &TextTokenizer,
+    max_tokens: Option<usize>,
+    overlap: usize,
+) -> Result<ChunkOptions, tasb_encoder::EncoderError> {
+    ChunkOptions::for_limit(
+        tokenizer.text_token_limit(),
+        max_tokens.map(|m| m as i64),
+        overlap as i64,
+    )
+}
+
+/// Splits with the options tasb_chunk would make, never stopping.
+fn split(
+    tokenizer: &TextTokenizer,
+    text: &str,
+    max_tokens: Option<usize>,
+    overlap: usize,
+) -> Vec<tasb_encoder::chunk::TextPassage> {
+    let options = options(tokenizer, max_tokens, overlap).unwrap();
+    split_text(tokenizer, text, options, &mut || true).unwrap()
+}
 
 fn tokenizer() -> TextTokenizer {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,7 +65,7 @@ fn passages_fit_the_model_and_cover_the_text() {
     let all = tokenizer.token_offsets(&text).unwrap();
     assert!(all.len() > 10 * MAX_LENGTH, "the text is not long enough");
     for (max_tokens, overlap) in [(None, 0), (Some(20), 0), (Some(20), 5), (Some(1), 0)] {
-        let passages = split_text(&tokenizer, &text, max_tokens, overlap, &mut || true).unwrap();
+        let passages = split(&tokenizer, &text, max_tokens, overlap);
         let max = max_tokens.unwrap_or(MAX_LENGTH - 2);
         for p in &passages {
             let piece = &text[p.bytes.clone()];
@@ -88,7 +112,7 @@ fn passages_fit_the_model_and_cover_the_text() {
 fn passages_end_at_sentences_when_they_can() {
     let tokenizer = tokenizer();
     let text = long_text();
-    let passages = split_text(&tokenizer, &text, Some(60), 0, &mut || true).unwrap();
+    let passages = split(&tokenizer, &text, Some(60), 0);
     let sentence_ends = passages
         .iter()
         .filter(|p| text[p.bytes.clone()].ends_with(['.', '!', '?']))
@@ -104,18 +128,14 @@ fn passages_end_at_sentences_when_they_can() {
 #[test]
 fn limits_are_checked() {
     let tokenizer = tokenizer();
-    let too_many = split_text(&tokenizer, "a b c", Some(MAX_LENGTH), 0, &mut || true).unwrap_err();
+    let too_many = options(&tokenizer, Some(MAX_LENGTH), 0).unwrap_err();
     assert!(
         too_many.message.contains("more than the model takes"),
         "{too_many:?}"
     );
-    assert!(split_text(&tokenizer, "a b c", Some(4), 4, &mut || true).is_err());
-    assert!(split_text(&tokenizer, "", None, 0, &mut || true)
-        .unwrap()
-        .is_empty());
-    assert!(split_text(&tokenizer, " \n\t", None, 0, &mut || true)
-        .unwrap()
-        .is_empty());
+    assert!(options(&tokenizer, Some(4), 4).is_err());
+    assert!(split(&tokenizer, "", None, 0).is_empty());
+    assert!(split(&tokenizer, " \n\t", None, 0).is_empty());
 }
 
 #[test]
@@ -123,7 +143,7 @@ fn long_documents_are_split_in_pieces_without_losing_text_and_can_be_stopped() {
     let tokenizer = tokenizer();
     // About 300 KB: several pieces of tokenization.
     let text = long_text().repeat(60);
-    let passages = split_text(&tokenizer, &text, None, 0, &mut || true).unwrap();
+    let passages = split(&tokenizer, &text, None, 0);
     for pair in passages.windows(2) {
         let gap = &text[pair[0].bytes.end..pair[1].bytes.start];
         assert!(gap.trim().is_empty(), "text lost between passages: {gap:?}");
@@ -132,9 +152,14 @@ fn long_documents_are_split_in_pieces_without_losing_text_and_can_be_stopped() {
     assert_eq!(passages.last().unwrap().bytes.end, text.len());
     assert!(passages.iter().all(|p| p.tokens <= MAX_LENGTH - 2));
     let mut calls = 0;
-    let stopped = split_text(&tokenizer, &text, None, 0, &mut || {
-        calls += 1;
-        calls < 2
-    });
+    let stopped = split_text(
+        &tokenizer,
+        &text,
+        options(&tokenizer, None, 0).unwrap(),
+        &mut || {
+            calls += 1;
+            calls < 2
+        },
+    );
     assert!(stopped.unwrap_err().message.contains("cancelled"));
 }
