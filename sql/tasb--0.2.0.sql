@@ -27,7 +27,7 @@ AS 'MODULE_PATHNAME', 'tasb_check_embedding_columns_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/encode/chunk.rs:24
+-- src/encode/chunk.rs:15
 -- tasb::encode::chunk::tasb_chunk
 CREATE  FUNCTION "tasb_chunk"(
 	"document" TEXT, /* Option < & str > */
@@ -375,8 +375,9 @@ DECLARE
     exact_time float8 := 0;
     n int := 0;
     probes_in_use int;
-    exact_sql text;
-    index_sql text;
+    top_k_sql text;
+    distances_sql text;
+    kth float8;
 BEGIN
     SELECT i.indrelid::regclass, a.attname, m.amname INTO tbl, col, method
     FROM pg_index i
@@ -418,13 +419,13 @@ BEGIN
             USING ERRCODE = 'no_data_found', HINT = 'Pass query vectors as the queries argument.';
     END IF;
 
-    exact_sql := format('SELECT array_agg(d ORDER BY d) FROM (SELECT %1$I OPERATOR(@extschema@.<#>) $1 AS d FROM %2$s '
-                        'WHERE ctid IS DISTINCT FROM $3 AND %1$I IS NOT NULL ORDER BY %1$I OPERATOR(@extschema@.<#>) $1 LIMIT $2) s', col, tbl);
-    index_sql := replace(exact_sql, 'array_agg(d ORDER BY d)', 'array_agg(d)');
+    -- One query for both answers: the planner settings decide whether it scans the table or the index.
+    top_k_sql := format('SELECT %1$I OPERATOR(@extschema@.<#>) $1 AS d FROM %2$s '
+                        'WHERE ctid IS DISTINCT FROM $3 AND %1$I IS NOT NULL ORDER BY %1$I OPERATOR(@extschema@.<#>) $1 LIMIT $2', col, tbl);
+    distances_sql := 'SELECT array_agg(d) FROM (' || top_k_sql || ') s';
     -- The index scan must be this index's: check the plan once.
     PERFORM set_config('enable_seqscan', 'off', true);
-    FOR plan IN EXECUTE 'EXPLAIN (COSTS OFF) ' || replace(replace(replace(index_sql, '$1', format('%L::@extschema@.tasbvec', query_vectors[1]::text)),
-                                      '$2', tasb_ivf_recall.k::text), '$3', 'NULL::tid') LOOP
+    FOR plan IN EXECUTE 'EXPLAIN (COSTS OFF) ' || top_k_sql USING query_vectors[1], tasb_ivf_recall.k, NULL::tid LOOP
         EXIT WHEN plan LIKE '%Index Scan using ' || quote_ident((SELECT relname FROM pg_class WHERE oid = tasb_ivf_recall.index)) || ' %';
         plan := NULL;
     END LOOP;
@@ -440,17 +441,17 @@ BEGIN
         PERFORM set_config('enable_seqscan', 'on', true);
         PERFORM set_config('enable_indexscan', 'off', true);
         started := clock_timestamp();
-        EXECUTE exact_sql INTO exact_d USING q, tasb_ivf_recall.k, own;
+        EXECUTE distances_sql INTO exact_d USING q, tasb_ivf_recall.k, own;
         exact_time := exact_time + extract(epoch FROM clock_timestamp() - started) * 1000;
         PERFORM set_config('enable_seqscan', 'off', true);
         PERFORM set_config('enable_indexscan', 'on', true);
         started := clock_timestamp();
-        EXECUTE index_sql INTO index_d USING q, tasb_ivf_recall.k, own;
+        EXECUTE distances_sql INTO index_d USING q, tasb_ivf_recall.k, own;
         index_time := index_time + extract(epoch FROM clock_timestamp() - started) * 1000;
         CONTINUE WHEN exact_d IS NULL;
         -- A hit is a returned row at least as close as the exact k-th: ties count either way.
-        SELECT count(*) INTO hits FROM unnest(index_d) d
-        WHERE d <= exact_d[cardinality(exact_d)] + 1e-6 * abs(exact_d[cardinality(exact_d)]);
+        kth := (SELECT max(d) FROM unnest(exact_d) d);
+        SELECT count(*) INTO hits FROM unnest(index_d) d WHERE d <= kth + 1e-6 * abs(kth);
         hits := least(hits, cardinality(exact_d));
         total_hits := total_hits + hits;
         total_expected := total_expected + cardinality(exact_d);
@@ -476,6 +477,81 @@ COMMENT ON FUNCTION tasb_ivf_recall(regclass, int, int, tasbvec[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/types/casts.rs:54
+-- tasb::types::casts::array_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbhalf"(
+	"a" real[], /* ArrayArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'real_array_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:48
+-- tasb::types::casts::array_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" integer[], /* ArrayArg < i32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'integer_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:64
+-- tasb::types::casts::array_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbhalf"(
+	"a" integer[], /* ArrayArg < i32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:23
+-- tasb::types::casts::tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:28
+-- tasb::types::casts::tasbvec_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_tasbhalf"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/types/casts.rs:38
 -- tasb::types::casts::array_to_tasbvec
 -- requires:
@@ -488,94 +564,6 @@ CREATE  FUNCTION "array_to_tasbvec"(
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'real_array_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:59
--- tasb::types::casts::array_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" double precision[], /* ArrayArg < f64 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'double_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:70
--- tasb::types::casts::tasbvec_to_float4
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_float4"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:85
--- tasb::types::casts::tasbhalf_to_float8
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf_to_float8"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS double precision[] /* Vec < f64 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_float8_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:43
--- tasb::types::casts::array_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
-	"a" double precision[], /* ArrayArg < f64 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/encode/functions.rs:55
--- tasb::encode::functions::tasb_encode
--- requires:
---   vector_types
-CREATE  FUNCTION "tasb_encode"(
-	"text" TEXT /* & str */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-STRICT STABLE PARALLEL RESTRICTED 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:80
--- tasb::types::casts::tasbhalf_to_float4
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf_to_float4"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -821,6 +809,79 @@ COMMENT ON PROCEDURE tasb_backfill(regclass, name, name, int) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/types/casts.rs:43
+-- tasb::types::casts::array_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" double precision[], /* ArrayArg < f64 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:85
+-- tasb::types::casts::tasbhalf_to_float8
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf_to_float8"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS double precision[] /* Vec < f64 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_to_float8_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:18
+-- tasb::types::casts::tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/encode/functions.rs:55
+-- tasb::encode::functions::tasb_encode
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasb_encode"(
+	"text" TEXT /* & str */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+STRICT STABLE PARALLEL RESTRICTED 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:80
+-- tasb::types::casts::tasbhalf_to_float4
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf_to_float4"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS real[] /* Vec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/types/casts.rs:33
 -- tasb::types::casts::tasbhalf_to_tasbvec
 -- requires:
@@ -833,6 +894,21 @@ CREATE  FUNCTION "tasbhalf_to_tasbvec"(
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'tasbhalf_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:59
+-- tasb::types::casts::array_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbhalf"(
+	"a" double precision[], /* ArrayArg < f64 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'double_array_to_tasbhalf_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -851,93 +927,18 @@ AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:64
--- tasb::types::casts::array_to_tasbhalf
+-- src/types/casts.rs:70
+-- tasb::types::casts::tasbvec_to_float4
 -- requires:
 --   vector_types
-CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" integer[], /* ArrayArg < i32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:54
--- tasb::types::casts::array_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" real[], /* ArrayArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'real_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:23
--- tasb::types::casts::tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:48
--- tasb::types::casts::array_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
-	"a" integer[], /* ArrayArg < i32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'integer_array_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:28
--- tasb::types::casts::tasbvec_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_tasbhalf"(
+CREATE  FUNCTION "tasbvec_to_float4"(
 	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
+	"_typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
+) RETURNS real[] /* Vec < f32 > */
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:18
--- tasb::types::casts::tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
+AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
