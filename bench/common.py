@@ -1,6 +1,6 @@
 """What the benchmarks share: the data, the server to talk to, the Python onnxruntime baseline the
 encoder benchmarks compare tasb with (same tokenizer, length-sorted padded batches, [CLS] pooling),
-and the synthetic vectors and COPY BINARY loader of the search benchmarks."""
+and the synthetic vectors, raw float32 files and COPY BINARY loader of the search benchmarks."""
 import os
 import pathlib
 import struct
@@ -72,6 +72,38 @@ def synthetic(n, dim, seed, norms=(9.0, 11.0)):
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     v *= rng.uniform(norms[0], norms[1], (n, 1)).astype(np.float32)
     return v.astype(np.float32)
+
+
+def synthetic_mips(n, dim, seed, queries=500, topics=1000, latent=6, noise=0.2, query_noise=0.5):
+    """Harder TAS-B-like (rows, queries) for inner product search: a shared direction (random pairs
+    at cosine about 0.76) plus a point of `topics` clusters on a `latent`-dimensional manifold,
+    norms uniform in 9-11, so that most rows have another row with a larger inner product than
+    their own squared norm (a row is often not its own best match, unlike on unit vectors). The
+    queries are fresh draws with more noise, not rows of the corpus."""
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal(dim)
+    shared /= np.linalg.norm(shared)
+    basis = rng.standard_normal((latent, dim)) / np.sqrt(dim)
+    centres = rng.standard_normal((topics, latent))
+
+    def draw(m, eps):
+        which = rng.integers(0, topics, m)
+        z = centres[which] + 0.35 * rng.standard_normal((m, latent))
+        manifold = z @ basis
+        manifold /= np.linalg.norm(manifold, axis=1, keepdims=True)
+        v = 0.866 * shared + 0.44 * manifold + eps * rng.standard_normal((m, dim)) / np.sqrt(dim)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        return (v * rng.uniform(9.0, 11.0, (m, 1))).astype(np.float32)
+
+    return draw(n, noise), draw(queries, query_noise)
+
+
+def read_f32(path, dim):
+    """Rows of a raw little-endian float32 file (numpy's tofile), `dim` values each."""
+    values = np.fromfile(path, dtype="<f4")
+    if values.size % dim:
+        raise ValueError(f"{path}: {values.size} floats is not a whole number of {dim}-d rows")
+    return values.reshape(-1, dim).astype(np.float32)
 
 
 def copy_binary(vectors, half):

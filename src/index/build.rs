@@ -361,7 +361,9 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
     }
     // SAFETY: as above.
     unsafe { write_centroids(state.index, &mut meta, &centroids, &spreads, &heads) };
-    meta.default_probes = kmeans::on(pool, || calibration.probes(&centroids, &spreads)) as u32;
+    let chosen = kmeans::on(pool, || calibration.probes(&centroids, &norms));
+    meta.default_probes = chosen.probes as u32;
+    meta.estimated_recall = chosen.estimated_recall as f32;
     meta
 }
 

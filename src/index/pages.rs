@@ -48,7 +48,15 @@ pub struct Meta {
     /// Raised after an insert changes a list's head page or spread: scans reuse the list heads
     /// and spreads they read last while it stays the same (see [`super::cache::directory`]).
     pub directory_epoch: u64,
+    /// Recall@10 of the build's calibration queries at `default_probes` (0: not measured, as in
+    /// indexes built before tasb 0.3.0, whose meta pages end before this field).
+    pub estimated_recall: f32,
+    pub _reserved: u32,
 }
+
+/// The bytes of a meta page written before `estimated_recall` existed: such pages are read with
+/// the later fields 0.
+const META_BYTES_BEFORE_0_3: usize = std::mem::offset_of!(Meta, estimated_recall);
 
 #[repr(C)]
 pub struct Opaque {
@@ -195,10 +203,12 @@ pub unsafe fn write_meta(page: pg_sys::Page, meta: &Meta) {
 pub unsafe fn read_meta(page: pg_sys::Page) -> Result<Option<Meta>, PageError> {
     // SAFETY: per the contract.
     let view = PageView::parse_kind(unsafe { bytes(page) }, KIND_META)?;
-    let contents = view.meta_contents(size_of::<Meta>())?;
-    // SAFETY: `contents` holds size_of::<Meta>() bytes; Meta is plain integers, valid for any
-    // bits; read_unaligned needs no alignment.
-    let meta = unsafe { std::ptr::read_unaligned(contents.as_ptr() as *const Meta) };
+    let contents = view.meta_prefix(META_BYTES_BEFORE_0_3, size_of::<Meta>())?;
+    let mut raw = [0u8; size_of::<Meta>()];
+    raw[..contents.len()].copy_from_slice(contents);
+    // SAFETY: `raw` holds size_of::<Meta>() bytes; Meta is plain integers and floats, valid for
+    // any bits; read_unaligned needs no alignment.
+    let meta = unsafe { std::ptr::read_unaligned(raw.as_ptr() as *const Meta) };
     Ok((meta.magic == MAGIC && meta.version == LAYOUT_VERSION).then_some(meta))
 }
 
@@ -215,6 +225,8 @@ pub fn new_meta(dims: u32) -> Meta {
         rotation_seed: tasb_index::ivf::ROTATION_SEED,
         build_id: new_build_id(),
         directory_epoch: 0,
+        estimated_recall: 0.0,
+        _reserved: 0,
     }
 }
 

@@ -82,7 +82,7 @@ pub unsafe extern "C-unwind" fn amrescan(
             &query,
             &shape.rotation,
             &shape.centroids,
-            &directory.spreads,
+            &shape.inverse_norms,
             probes,
         );
         state.active = Some(Active {

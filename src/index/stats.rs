@@ -1,4 +1,5 @@
-//! `tasb_ivf_stats(index)`: what a tasb_ivf index holds and the probes its build chose.
+//! `tasb_ivf_stats(index)`: what a tasb_ivf index holds, the probes its build chose and the recall
+//! its build estimated for them.
 
 use super::lists;
 use super::options::probes;
@@ -18,6 +19,7 @@ fn tasb_ivf_stats(
         name!(default_probes, i32),
         name!(probes_now, i32),
         name!(pages, i64),
+        name!(estimated_recall, Option<f64>),
     ),
 > {
     let not_an_ivf_index = || -> ! {
@@ -68,6 +70,8 @@ fn tasb_ivf_stats(
             meta.default_probes as i32,
             probes(&meta) as i32,
             pages as i64,
+            // 0 on indexes built before the build measured it, or with no rows yet.
+            (meta.estimated_recall > 0.0).then_some(f64::from(meta.estimated_recall)),
         ))
     }
 }

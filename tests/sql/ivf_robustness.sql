@@ -53,9 +53,11 @@ SELECT count(*) AS every_row, count(DISTINCT id) AS once FROM (
 SET work_mem = '64kB';
 SELECT count(*) AS every_match FROM (
     SELECT id FROM m WHERE id % 2 = 0 ORDER BY emb <#> '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1]') s;
+SET tasb.probes = 300;
 SELECT array_agg(id) = (SELECT array_agg(id) FROM (SELECT id FROM m ORDER BY emb <#> '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1]', id LIMIT 5) e)
     AS top5_exact_with_every_list
     FROM (SELECT id FROM m ORDER BY emb <#> '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1]' LIMIT 5) s;
+RESET tasb.probes;
 RESET work_mem;
 
 -- tasb_ivf_stats checks privileges before it locks anything.

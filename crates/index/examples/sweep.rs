@@ -75,6 +75,11 @@ fn main() {
         let started = Instant::now();
         let index = MemoryIndex::build(dims, &data, lists);
         let build = started.elapsed().as_secs_f64();
+        println!(
+            "| {lists} | {build:.1} | default: {} (estimated recall {:.3}) | | | |",
+            index.default_probes(),
+            index.estimated_recall()
+        );
         for probes in [1, 2, 4, 8, 16, 32, 64, 128] {
             if probes > lists {
                 break;

@@ -24,17 +24,9 @@ pub fn default_probes(lists: usize) -> usize {
     (lists / 16).max(10).min(lists.max(1))
 }
 
-/// Weight of a list's spread when ranking lists for a query: q.c + SPREAD_WEIGHT * |q| * spread,
-/// where spread is the largest residual norm in the list. q.c alone ranks lists by their mean
-/// score, but a query's best rows are often in wide lists (norms vary, so the best dot products
-/// are not where the mean is); with a weight of 1 this is a true upper bound (Cauchy-Schwarz) but
-/// too loose. Measured on 20,000 x 768 TAS-B-like vectors, 212 lists, exact re-ranking of the
-/// probed lists, recall@10 / rows read at 4 probes: weight 0: 0.59 / 170, 0.1: 0.91 / 482,
-/// 0.25: 0.98 / 917, 0.5: 0.98 / 1,131.
-pub const SPREAD_WEIGHT: f32 = 0.25;
-
 /// Appends the code of `x` in the list whose centroid is `centroid`, with `ex_planes` extra bits
-/// per coordinate; returns the residual's norm (the list's spread is the largest of these).
+/// per coordinate; returns the residual's norm (the list's spread, kept on the centroid pages, is
+/// the largest of these).
 pub fn encode_entry(
     rotation: &Rotation,
     centroid: &[f32],

@@ -21,15 +21,14 @@ pub struct MemoryIndex {
     dims: usize,
     rotation: Rotation,
     centroids: Vec<f32>,
+    /// Per list: 1 / |c|.
     norms: Vec<f32>,
-    /// Per list: the largest residual norm.
-    spreads: Vec<f32>,
     /// Per list: blocks of entries whose payload is the row id (u32).
     lists: Vec<Vec<Vec<u8>>>,
     layout: BlockLayout,
     vectors: Vec<f32>,
     deleted: Vec<bool>,
-    default_probes: usize,
+    default_probes: tune::DefaultProbes,
 }
 
 impl MemoryIndex {
@@ -57,44 +56,44 @@ impl MemoryIndex {
             dims,
             rotation: Rotation::new(dims, ROTATION_SEED),
             norms: kmeans::inverse_norms(&centroids, dims),
-            spreads: vec![0.0; lists],
             centroids,
             lists: vec![Vec::new(); lists],
             layout: BlockLayout::fitting(dims, 4, BLOCK_LIMIT).expect("block of a page's size"),
             vectors: Vec::new(),
             deleted: Vec::new(),
-            default_probes: 1,
+            default_probes: tune::DefaultProbes {
+                probes: 1,
+                estimated_recall: 1.0,
+            },
         };
-        let encoded: Vec<(usize, Vec<u8>, f32)> =
-            data.par_chunks(dims).map(|x| index.code(x)).collect();
+        let encoded: Vec<(usize, Vec<u8>)> = data.par_chunks(dims).map(|x| index.code(x)).collect();
         let mut assigned = Vec::with_capacity(rows);
-        for (row, (list, code, spread)) in encoded.into_iter().enumerate() {
+        for (row, (list, code)) in encoded.into_iter().enumerate() {
             index.add(list, row as u32, &code);
-            index.spreads[list] = index.spreads[list].max(spread);
             assigned.push(list as u32);
         }
         // The first rows of the training sample act as the calibration queries.
         let query_rows = tune::QUERIES.min(sample_rows);
         let mut calibration = Calibration::new(&sample[..query_rows * dims], dims);
         calibration.observe(data, &assigned);
-        index.default_probes = calibration.probes(&index.centroids, &index.spreads);
+        index.default_probes = calibration.probes(&index.centroids, &index.norms);
         index.vectors = data.to_vec();
         index.deleted = vec![false; rows];
         index
     }
 
-    fn code(&self, x: &[f32]) -> (usize, Vec<u8>, f32) {
+    fn code(&self, x: &[f32]) -> (usize, Vec<u8>) {
         let list = kmeans::nearest(&self.centroids, &self.norms, self.dims, x);
         let mut code = Vec::with_capacity(self.layout.code_bytes());
         let centroid = &self.centroids[list * self.dims..(list + 1) * self.dims];
-        let spread = encode_entry(
+        encode_entry(
             &self.rotation,
             centroid,
             x,
             self.layout.ex_planes(),
             &mut code,
         );
-        (list, code, spread)
+        (list, code)
     }
 
     /// Appends an entry to the list's last block, or to a new block when that one is full.
@@ -112,9 +111,8 @@ impl MemoryIndex {
     /// Adds a row after the build (centroids stay as trained); returns its id.
     pub fn insert(&mut self, x: &[f32]) -> u32 {
         let id = self.deleted.len() as u32;
-        let (list, code, spread) = self.code(x);
+        let (list, code) = self.code(x);
         self.add(list, id, &code);
-        self.spreads[list] = self.spreads[list].max(spread);
         self.vectors.extend_from_slice(x);
         self.deleted.push(false);
         id
@@ -151,7 +149,12 @@ impl MemoryIndex {
 
     /// Probes chosen at build time for this data (see [`crate::tune`]).
     pub fn default_probes(&self) -> usize {
-        self.default_probes
+        self.default_probes.probes
+    }
+
+    /// The recall@10 the build's calibration queries reach at [`MemoryIndex::default_probes`].
+    pub fn estimated_recall(&self) -> f64 {
+        self.default_probes.estimated_recall
     }
 
     pub fn lists(&self) -> usize {
@@ -161,13 +164,7 @@ impl MemoryIndex {
     /// The first `k` results (row id, dot product) probing `probes` lists per round, plus the
     /// number of vectors read in full.
     pub fn search(&self, query: &[f32], probes: usize, k: usize) -> (Vec<(u32, f32)>, usize) {
-        let mut scan = Scan::new(
-            query,
-            &self.rotation,
-            &self.centroids,
-            &self.spreads,
-            probes,
-        );
+        let mut scan = Scan::new(query, &self.rotation, &self.centroids, &self.norms, probes);
         let mut results = Vec::with_capacity(k);
         while results.len() < k {
             let vectors = &self.vectors;
@@ -222,7 +219,7 @@ mod tests {
             &data[..dims],
             &index.rotation,
             &index.centroids,
-            &index.spreads,
+            &index.norms,
             4,
         );
         let mut seen = vec![false; n];

@@ -277,6 +277,17 @@ impl<'a> PageView<'a> {
         }
         Ok(&self.bytes[CONTENTS_AT..CONTENTS_AT + len])
     }
+
+    /// The meta page's contents up to `len` bytes, or fewer down to `at_least` when pd_lower ends
+    /// sooner (a meta page written by an earlier version, before later fields were added).
+    pub fn meta_prefix(&self, at_least: usize, len: usize) -> Result<&'a [u8], PageError> {
+        let lower = u16_at(self.bytes, 12) as usize;
+        let available = lower.saturating_sub(CONTENTS_AT).min(len);
+        if available < at_least {
+            return self.meta_contents(at_least);
+        }
+        Ok(&self.bytes[CONTENTS_AT..CONTENTS_AT + available])
+    }
 }
 
 /// Vector items: heap TID (6 bytes), 2 zero bytes, then the elements.
@@ -444,6 +455,14 @@ mod tests {
         assert!(matches!(
             view.meta_contents(57),
             Err(PageError::Meta { needed: 57, .. })
+        ));
+        // An older, shorter meta is read as far as it goes; one too short for the oldest is an
+        // error.
+        assert_eq!(view.meta_prefix(48, 64).unwrap().len(), 56);
+        assert_eq!(view.meta_prefix(48, 50).unwrap().len(), 50);
+        assert!(matches!(
+            view.meta_prefix(60, 64),
+            Err(PageError::Meta { needed: 60, .. })
         ));
     }
 

@@ -1,8 +1,9 @@
 //! An ordered scan over the lists of an IVF index, shared by the in-memory index and the Postgres
 //! access method (which reads lists and vectors from pages and feeds them in).
 //!
-//! Lists are probed in rounds, most promising first (q.c plus a share of the list's spread, see
-//! [`crate::ivf::SPREAD_WEIGHT`]). Every entry of a probed list becomes
+//! Lists are probed in rounds, most promising first: by the cosine between the query and the
+//! list's centroid, the measure rows were assigned to lists by (see [`probe_order`]). Every entry
+//! of a probed list becomes
 //! a candidate with an upper bound on its dot product (estimate + error bound). Candidates are
 //! re-ranked with exact dot products, best bound first, and a result is emitted once its exact
 //! score is at least every remaining bound, so results come out in exact order among the probed
@@ -12,7 +13,6 @@
 //! iterative scans.
 
 use crate::block::{BlockLayout, MAX_CAPACITY};
-use crate::ivf::SPREAD_WEIGHT;
 use crate::rabitq::QueryLut;
 use crate::rotation::Rotation;
 use crate::vector::dot;
@@ -53,15 +53,19 @@ impl<P> Ord for Ranked<P> {
     }
 }
 
-/// (list, q.c) for every list, in the order a scan probes them: by q.c plus
-/// [`crate::ivf::SPREAD_WEIGHT`] times |q| times the list's spread.
+/// (list, q.c) for every list, in the order a scan probes them: by q.c / |c|, the cosine between
+/// the query and the centroid. `inverse_norms` holds 1 / |c| per list
+/// ([`crate::kmeans::inverse_norms`]). A list is a cone of directions, so the angle to its axis
+/// says where a query's best rows are; q.c itself (a list's mean score) favours lists whose rows
+/// agree in direction over the wide lists that hold the extremes, and a bonus for a list's
+/// spread overshoots on some data and undershoots on others (measured in bench/README.md).
 pub fn probe_order(
     query: &[f32],
     centroids: &[f32],
     dims: usize,
-    spreads: &[f32],
+    inverse_norms: &[f32],
 ) -> Vec<(u32, f32)> {
-    let mut order = ProbeOrder::new(query, centroids, dims, spreads);
+    let mut order = ProbeOrder::new(query, centroids, dims, inverse_norms);
     order.next(order.ranked.len())
 }
 
@@ -77,19 +81,19 @@ struct ProbeOrder {
 }
 
 impl ProbeOrder {
-    fn new(query: &[f32], centroids: &[f32], dims: usize, spreads: &[f32]) -> Self {
-        let query_norm = dot(query, query).sqrt();
+    fn new(query: &[f32], centroids: &[f32], dims: usize, inverse_norms: &[f32]) -> Self {
+        assert_eq!(
+            centroids.len(),
+            dims * inverse_norms.len(),
+            "one inverse norm per centroid"
+        );
         let ranked = centroids
             .chunks(dims)
-            .zip(spreads)
+            .zip(inverse_norms)
             .enumerate()
-            .map(|(list, (c, spread))| {
+            .map(|(list, (c, inverse_norm))| {
                 let base = dot(query, c);
-                (
-                    base + SPREAD_WEIGHT * query_norm * spread,
-                    list as u32,
-                    base,
-                )
+                (base * inverse_norm, list as u32, base)
             })
             .collect();
         ProbeOrder {
@@ -149,16 +153,16 @@ pub struct Scan<P> {
 }
 
 impl<P> Scan<P> {
-    /// `centroids` is row-major, `rotation.dims()` wide; `spreads` holds each list's largest
-    /// residual norm. Lists are probed in order of [`crate::ivf::SPREAD_WEIGHT`]'s score.
+    /// `centroids` is row-major, `rotation.dims()` wide, with `inverse_norms` their 1 / |c|.
+    /// Lists are probed in [`probe_order`].
     pub fn new(
         query: &[f32],
         rotation: &Rotation,
         centroids: &[f32],
-        spreads: &[f32],
+        inverse_norms: &[f32],
         probes: usize,
     ) -> Self {
-        let order = ProbeOrder::new(query, centroids, rotation.dims(), spreads);
+        let order = ProbeOrder::new(query, centroids, rotation.dims(), inverse_norms);
         let mut rotated = query.to_vec();
         rotation.apply(&mut rotated);
         Scan {
