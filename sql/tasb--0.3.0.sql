@@ -321,7 +321,7 @@ $do$;
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/index/mod.rs:88
+-- src/index/mod.rs:89
 -- requires:
 --   distance_operators
 
@@ -329,7 +329,7 @@ $do$;
 CREATE FUNCTION tasb_ivf_handler(internal) RETURNS index_am_handler
     AS 'MODULE_PATHNAME', 'tasb_ivf_handler' LANGUAGE C STRICT;
 CREATE ACCESS METHOD tasb_ivf TYPE INDEX HANDLER tasb_ivf_handler;
-COMMENT ON ACCESS METHOD tasb_ivf IS 'IVF index for ORDER BY emb <#> q: k-means lists, RaBitQ codes, exact re-ranking';
+COMMENT ON ACCESS METHOD tasb_ivf IS 'IVF index for ORDER BY emb <#> q (and <=> q with the cosine classes): k-means lists, RaBitQ codes, exact re-ranking';
 
 CREATE OPERATOR CLASS tasbvec_ip_ops DEFAULT FOR TYPE tasbvec USING tasb_ivf AS
     OPERATOR 1 <#> (tasbvec, tasbvec) FOR ORDER BY float_ops,
@@ -337,6 +337,13 @@ CREATE OPERATOR CLASS tasbvec_ip_ops DEFAULT FOR TYPE tasbvec USING tasb_ivf AS
 CREATE OPERATOR CLASS tasbhalf_ip_ops DEFAULT FOR TYPE tasbhalf USING tasb_ivf AS
     OPERATOR 1 <#> (tasbhalf, tasbhalf) FOR ORDER BY float_ops,
     OPERATOR 1 <#> (tasbhalf, tasbvec) FOR ORDER BY float_ops;
+-- Cosine distance: rows are listed by direction; rows without one (zero vectors) are not indexed.
+CREATE OPERATOR CLASS tasbvec_cosine_ops FOR TYPE tasbvec USING tasb_ivf AS
+    OPERATOR 2 <=> (tasbvec, tasbvec) FOR ORDER BY float_ops,
+    OPERATOR 2 <=> (tasbvec, tasbhalf) FOR ORDER BY float_ops;
+CREATE OPERATOR CLASS tasbhalf_cosine_ops FOR TYPE tasbhalf USING tasb_ivf AS
+    OPERATOR 2 <=> (tasbhalf, tasbhalf) FOR ORDER BY float_ops,
+    OPERATOR 2 <=> (tasbhalf, tasbvec) FOR ORDER BY float_ops;
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -379,6 +386,7 @@ DECLARE
     top_k_sql text;
     distances_sql text;
     kth float8;
+    op text;
 BEGIN
     SELECT i.indrelid::regclass, a.attname, m.amname INTO tbl, col, method
     FROM pg_index i
@@ -405,6 +413,11 @@ BEGIN
                   HINT = 'Each sampled query runs one exact search over the whole table.';
     END IF;
     SELECT s.probes_now INTO probes_in_use FROM @extschema@.tasb_ivf_stats(tasb_ivf_recall.index) s;
+    -- The operator the index orders by: <=> for the cosine classes (strategy 2), else <#>.
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_index i JOIN pg_opclass oc ON oc.oid = i.indclass[0]
+                             JOIN pg_amop ap ON ap.amopfamily = oc.opcfamily
+                             WHERE i.indexrelid = tasb_ivf_recall.index AND ap.amopstrategy = 2)
+                THEN '<=>' ELSE '<#>' END INTO op;
 
     IF tasb_ivf_recall.queries IS NULL THEN
         -- Rows of the table as queries; each one's own row is left out of both answers, since
@@ -421,8 +434,8 @@ BEGIN
     END IF;
 
     -- One query for both answers: the planner settings decide whether it scans the table or the index.
-    top_k_sql := format('SELECT %1$I OPERATOR(@extschema@.<#>) $1 AS d FROM %2$s '
-                        'WHERE ctid IS DISTINCT FROM $3 AND %1$I IS NOT NULL ORDER BY %1$I OPERATOR(@extschema@.<#>) $1 LIMIT $2', col, tbl);
+    top_k_sql := format('SELECT %1$I OPERATOR(@extschema@.%3$s) $1 AS d FROM %2$s '
+                        'WHERE ctid IS DISTINCT FROM $3 AND %1$I IS NOT NULL ORDER BY %1$I OPERATOR(@extschema@.%3$s) $1 LIMIT $2', col, tbl, op);
     distances_sql := 'SELECT array_agg(d) FROM (' || top_k_sql || ') s';
     -- The index scan must be this index's: check the plan once.
     PERFORM set_config('enable_seqscan', 'off', true);
@@ -431,7 +444,7 @@ BEGIN
         plan := NULL;
     END LOOP;
     IF plan IS NULL THEN
-        RAISE EXCEPTION 'the planner does not answer ORDER BY % <#> q LIMIT % on % with %', col, tasb_ivf_recall.k, tbl, tasb_ivf_recall.index
+        RAISE EXCEPTION 'the planner does not answer ORDER BY % % q LIMIT % on % with %', col, op, tasb_ivf_recall.k, tbl, tasb_ivf_recall.index
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Another index on the column may be preferred; drop it or measure that one.';
     END IF;
@@ -478,79 +491,6 @@ COMMENT ON FUNCTION tasb_ivf_recall(regclass, int, int, tasbvec[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:38
--- tasb::types::casts::array_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
-	"a" real[], /* ArrayArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'real_array_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:18
--- tasb::types::casts::tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:80
--- tasb::types::casts::tasbhalf_to_float4
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf_to_float4"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/encode/functions.rs:55
--- tasb::encode::functions::tasb_encode
--- requires:
---   vector_types
-CREATE  FUNCTION "tasb_encode"(
-	"text" TEXT /* & str */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-STRICT STABLE PARALLEL RESTRICTED 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:64
--- tasb::types::casts::array_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" integer[], /* ArrayArg < i32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
 -- src/types/casts.rs:33
 -- tasb::types::casts::tasbhalf_to_tasbvec
 -- requires:
@@ -563,66 +503,6 @@ CREATE  FUNCTION "tasbhalf_to_tasbvec"(
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'tasbhalf_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:70
--- tasb::types::casts::tasbvec_to_float4
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_float4"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:23
--- tasb::types::casts::tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:54
--- tasb::types::casts::array_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" real[], /* ArrayArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'real_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:43
--- tasb::types::casts::array_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
-	"a" double precision[], /* ArrayArg < f64 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -641,33 +521,18 @@ AS 'MODULE_PATHNAME', 'integer_array_to_tasbvec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:75
--- tasb::types::casts::tasbvec_to_float8
+-- src/types/casts.rs:70
+-- tasb::types::casts::tasbvec_to_float4
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasbvec_to_float8"(
+CREATE  FUNCTION "tasbvec_to_float4"(
 	"v" tasbvec, /* VecArg < f32 > */
 	"_typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS double precision[] /* Vec < f64 > */
+) RETURNS real[] /* Vec < f32 > */
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:28
--- tasb::types::casts::tasbvec_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_tasbhalf"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
+AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -913,6 +778,79 @@ COMMENT ON PROCEDURE tasb_backfill(regclass, name, name, int) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/encode/functions.rs:55
+-- tasb::encode::functions::tasb_encode
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasb_encode"(
+	"text" TEXT /* & str */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+STRICT STABLE PARALLEL RESTRICTED 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:23
+-- tasb::types::casts::tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:64
+-- tasb::types::casts::array_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbhalf"(
+	"a" integer[], /* ArrayArg < i32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:80
+-- tasb::types::casts::tasbhalf_to_float4
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf_to_float4"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS real[] /* Vec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:28
+-- tasb::types::casts::tasbvec_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_tasbhalf"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/types/casts.rs:59
 -- tasb::types::casts::array_to_tasbhalf
 -- requires:
@@ -928,6 +866,66 @@ AS 'MODULE_PATHNAME', 'double_array_to_tasbhalf_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/types/casts.rs:75
+-- tasb::types::casts::tasbvec_to_float8
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_float8"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS double precision[] /* Vec < f64 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:38
+-- tasb::types::casts::array_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" real[], /* ArrayArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'real_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:54
+-- tasb::types::casts::array_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbhalf"(
+	"a" real[], /* ArrayArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'real_array_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:43
+-- tasb::types::casts::array_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" double precision[], /* ArrayArg < f64 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/types/casts.rs:85
 -- tasb::types::casts::tasbhalf_to_float8
 -- requires:
@@ -940,6 +938,21 @@ CREATE  FUNCTION "tasbhalf_to_float8"(
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'tasbhalf_to_float8_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:18
+-- tasb::types::casts::tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1036,14 +1049,6 @@ CREATE FUNCTION "tasb_embed_trigger"()
 	RETURNS TRIGGER
 	LANGUAGE c
 	AS 'MODULE_PATHNAME', 'tasb_embed_trigger_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/embed/trigger.rs:126
--- requires:
---   tasb_embed_trigger
-
-COMMENT ON FUNCTION tasb_embed_trigger() IS 'BEFORE INSERT OR UPDATE row trigger: tasb_embed_trigger(text_column, vector_column) writes tasb_encode(text_column) into vector_column.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1206,5 +1211,13 @@ FROM @extschema@.tasb_embed_async_tables t
 JOIN pg_catalog.pg_class c ON c.oid = t.relation
 ORDER BY t.relation;
 GRANT SELECT ON tasb_embed_async_status TO PUBLIC;
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/embed/trigger.rs:126
+-- requires:
+--   tasb_embed_trigger
+
+COMMENT ON FUNCTION tasb_embed_trigger() IS 'BEFORE INSERT OR UPDATE row trigger: tasb_embed_trigger(text_column, vector_column) writes tasb_encode(text_column) into vector_column.';
 /* </end connected objects> */
 

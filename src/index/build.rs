@@ -3,6 +3,7 @@
 //! the vectors are read back in chunks, assigned and encoded in parallel, and their entries
 //! written to list pages. Everything is logged with log_newpage_range at the end.
 
+use super::metric;
 use super::options::lists_option;
 use super::pages::Locked;
 use super::pages::{
@@ -21,6 +22,7 @@ use tasb_index::kmeans;
 use tasb_index::rng::Rng;
 use tasb_index::rotation::Rotation;
 use tasb_index::tune::{self, Calibration};
+use tasb_index::vector::normalize;
 
 pub const PHASE_LOADING: i64 = 2;
 pub const PHASE_TRAINING: i64 = 3;
@@ -38,6 +40,8 @@ struct BuildState {
     sample: Vec<f32>,
     sample_capacity: usize,
     rng: Rng,
+    /// [`metric::INNER_PRODUCT`] or [`metric::COSINE`]: a cosine index lists rows' directions.
+    metric: u32,
 }
 
 fn progress(param: u32, value: i64) {
@@ -64,10 +68,11 @@ pub unsafe extern "C-unwind" fn ambuild(
     unsafe {
         // A column with a size (tasbvec(768)) fixes the dimensions, also for an empty table.
         let column_dims = column_dims(index);
+        let metric = metric::of_index(index);
         let mut meta_image = PageImage::new(KIND_META);
         pages::write_meta(
             meta_image.page(),
-            &pages::new_meta(column_dims.unwrap_or(0) as u32),
+            &pages::new_meta(column_dims.unwrap_or(0) as u32, metric),
         );
         if meta_image.flush(index) != pages::META_BLOCK {
             raise(
@@ -88,6 +93,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             sample: Vec::new(),
             sample_capacity: budget,
             rng: Rng(0x5eed),
+            metric,
         };
         if state.dims > 0 {
             state.sample_capacity = (state.sample_capacity / (state.dims * 4)).max(1);
@@ -154,6 +160,17 @@ unsafe extern "C-unwind" fn build_callback(
             return; // NULL vectors are not indexed (they have no distance to order by)
         }
         let (dims, bytes) = element_bytes(*values);
+        let direction = (state.metric == metric::COSINE).then(|| {
+            let mut x = to_f32(datum_elements(dims, bytes));
+            normalize(&mut x).then_some(x)
+        });
+        if direction == Some(None) {
+            return; // a zero vector has no direction, so no cosine distance (as in pgvector)
+        }
+        let sample_row = || match &direction {
+            Some(Some(unit)) => unit.clone(),
+            _ => to_f32(datum_elements(dims, bytes)),
+        };
         if state.dims == 0 {
             state.dims = dims;
             state.sample_capacity = (state.sample_capacity / (dims * 4)).max(1);
@@ -172,12 +189,11 @@ unsafe extern "C-unwind" fn build_callback(
         // Reservoir sample (Algorithm R) of the rows for k-means; rows not kept are not converted.
         let seen = state.rows;
         if seen < state.sample_capacity {
-            state.sample.extend(to_f32(datum_elements(dims, bytes)));
+            state.sample.extend(sample_row());
         } else {
             let slot = (state.rng.next_u64() % (seen as u64 + 1)) as usize;
             if slot < state.sample_capacity {
-                state.sample[slot * dims..(slot + 1) * dims]
-                    .copy_from_slice(&to_f32(datum_elements(dims, bytes)));
+                state.sample[slot * dims..(slot + 1) * dims].copy_from_slice(&sample_row());
             }
         }
         state.rows += 1;
@@ -196,7 +212,7 @@ fn notice(message: String) {
 /// # Safety
 /// Called once from ambuild after the table scan.
 unsafe fn write_lists(state: &mut BuildState) -> Meta {
-    let mut meta = pages::new_meta(state.dims as u32);
+    let mut meta = pages::new_meta(state.dims as u32, state.metric);
     meta.vector_tail = state
         .vector_blocks
         .last()
@@ -294,7 +310,12 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
                 };
                 pages::corrupt(state.index, block, error)
             });
+            let start = chunk.len();
             chunk.extend(to_f32(elements));
+            if state.metric == metric::COSINE {
+                // The build callback left out rows without a direction.
+                normalize(&mut chunk[start..]);
+            }
             payloads.push(Payload {
                 heap: pages::tid_from_bytes(tid),
                 vector_block: block,
@@ -572,7 +593,10 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     // in one critical section, so no ERROR can leave a dirty buffer unlogged; nothing in it can
     // raise one (the meta is made before).
     unsafe {
-        let meta = pages::new_meta(column_dims(index).unwrap_or(0) as u32);
+        let meta = pages::new_meta(
+            column_dims(index).unwrap_or(0) as u32,
+            metric::of_index(index),
+        );
         let buffer = pg_sys::ReadBufferExtended(
             index,
             pg_sys::ForkNumber::INIT_FORKNUM,

@@ -4,6 +4,7 @@
 
 use super::cache;
 use super::lists::{self, centroid_location};
+use super::metric;
 use super::pages::{self, Locked, PageView, WalRecord, KIND_CENTROID, KIND_LIST, KIND_VECTOR};
 use super::vectors::{
     column_dims, datum_elements, dims_mismatch, element_bytes, to_f32, too_large,
@@ -11,6 +12,7 @@ use super::vectors::{
 use pgrx::pg_sys;
 use tasb_index::ivf::encode_entry;
 use tasb_index::kmeans;
+use tasb_index::vector::normalize;
 
 #[allow(clippy::too_many_arguments)]
 #[pgrx::pg_guard]
@@ -30,9 +32,12 @@ pub unsafe extern "C-unwind" fn aminsert(
             return false;
         }
         let (dims, bytes) = element_bytes(*values);
+        let mut x = to_f32(datum_elements(dims, bytes));
+        if metric::of_index(index) == metric::COSINE && !normalize(&mut x) {
+            return false; // no direction, no cosine distance: not indexed, as in the build
+        }
         let (meta, (vector_block, vector_offset)) =
             append_vector(index, heap, dims, bytes, &*heap_tid);
-        let x = to_f32(datum_elements(dims, bytes));
         let shape = cache::shape(index, &meta);
         let centroids = &shape.centroids;
         let list = kmeans::nearest(centroids, &shape.inverse_norms, dims, &x);
@@ -85,7 +90,7 @@ unsafe fn append_vector(
             if column_dims(index).is_some() || may_hold_live_rows(index, heap) {
                 dims_mismatch(meta.dims, dims);
             }
-            let mut fresh = pages::new_meta(dims as u32);
+            let mut fresh = pages::new_meta(dims as u32, meta.metric);
             fresh.directory_epoch = meta.directory_epoch.wrapping_add(1);
             meta = fresh;
         }

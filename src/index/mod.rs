@@ -7,6 +7,7 @@ mod cache;
 mod cost;
 mod insert;
 mod lists;
+mod metric;
 pub mod options;
 mod pages;
 mod recall;
@@ -90,7 +91,7 @@ extension_sql!(
 CREATE FUNCTION tasb_ivf_handler(internal) RETURNS index_am_handler
     AS 'MODULE_PATHNAME', 'tasb_ivf_handler' LANGUAGE C STRICT;
 CREATE ACCESS METHOD tasb_ivf TYPE INDEX HANDLER tasb_ivf_handler;
-COMMENT ON ACCESS METHOD tasb_ivf IS 'IVF index for ORDER BY emb <#> q: k-means lists, RaBitQ codes, exact re-ranking';
+COMMENT ON ACCESS METHOD tasb_ivf IS 'IVF index for ORDER BY emb <#> q (and <=> q with the cosine classes): k-means lists, RaBitQ codes, exact re-ranking';
 
 CREATE OPERATOR CLASS tasbvec_ip_ops DEFAULT FOR TYPE tasbvec USING tasb_ivf AS
     OPERATOR 1 <#> (tasbvec, tasbvec) FOR ORDER BY float_ops,
@@ -98,6 +99,13 @@ CREATE OPERATOR CLASS tasbvec_ip_ops DEFAULT FOR TYPE tasbvec USING tasb_ivf AS
 CREATE OPERATOR CLASS tasbhalf_ip_ops DEFAULT FOR TYPE tasbhalf USING tasb_ivf AS
     OPERATOR 1 <#> (tasbhalf, tasbhalf) FOR ORDER BY float_ops,
     OPERATOR 1 <#> (tasbhalf, tasbvec) FOR ORDER BY float_ops;
+-- Cosine distance: rows are listed by direction; rows without one (zero vectors) are not indexed.
+CREATE OPERATOR CLASS tasbvec_cosine_ops FOR TYPE tasbvec USING tasb_ivf AS
+    OPERATOR 2 <=> (tasbvec, tasbvec) FOR ORDER BY float_ops,
+    OPERATOR 2 <=> (tasbvec, tasbhalf) FOR ORDER BY float_ops;
+CREATE OPERATOR CLASS tasbhalf_cosine_ops FOR TYPE tasbhalf USING tasb_ivf AS
+    OPERATOR 2 <=> (tasbhalf, tasbhalf) FOR ORDER BY float_ops,
+    OPERATOR 2 <=> (tasbhalf, tasbvec) FOR ORDER BY float_ops;
 "#,
     name = "ivf_access_method",
     requires = ["distance_operators"]

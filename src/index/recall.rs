@@ -37,6 +37,7 @@ DECLARE
     top_k_sql text;
     distances_sql text;
     kth float8;
+    op text;
 BEGIN
     SELECT i.indrelid::regclass, a.attname, m.amname INTO tbl, col, method
     FROM pg_index i
@@ -63,6 +64,11 @@ BEGIN
                   HINT = 'Each sampled query runs one exact search over the whole table.';
     END IF;
     SELECT s.probes_now INTO probes_in_use FROM @extschema@.tasb_ivf_stats(tasb_ivf_recall.index) s;
+    -- The operator the index orders by: <=> for the cosine classes (strategy 2), else <#>.
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_index i JOIN pg_opclass oc ON oc.oid = i.indclass[0]
+                             JOIN pg_amop ap ON ap.amopfamily = oc.opcfamily
+                             WHERE i.indexrelid = tasb_ivf_recall.index AND ap.amopstrategy = 2)
+                THEN '<=>' ELSE '<#>' END INTO op;
 
     IF tasb_ivf_recall.queries IS NULL THEN
         -- Rows of the table as queries; each one's own row is left out of both answers, since
@@ -79,8 +85,8 @@ BEGIN
     END IF;
 
     -- One query for both answers: the planner settings decide whether it scans the table or the index.
-    top_k_sql := format('SELECT %1$I OPERATOR(@extschema@.<#>) $1 AS d FROM %2$s '
-                        'WHERE ctid IS DISTINCT FROM $3 AND %1$I IS NOT NULL ORDER BY %1$I OPERATOR(@extschema@.<#>) $1 LIMIT $2', col, tbl);
+    top_k_sql := format('SELECT %1$I OPERATOR(@extschema@.%3$s) $1 AS d FROM %2$s '
+                        'WHERE ctid IS DISTINCT FROM $3 AND %1$I IS NOT NULL ORDER BY %1$I OPERATOR(@extschema@.%3$s) $1 LIMIT $2', col, tbl, op);
     distances_sql := 'SELECT array_agg(d) FROM (' || top_k_sql || ') s';
     -- The index scan must be this index's: check the plan once.
     PERFORM set_config('enable_seqscan', 'off', true);
@@ -89,7 +95,7 @@ BEGIN
         plan := NULL;
     END LOOP;
     IF plan IS NULL THEN
-        RAISE EXCEPTION 'the planner does not answer ORDER BY % <#> q LIMIT % on % with %', col, tasb_ivf_recall.k, tbl, tasb_ivf_recall.index
+        RAISE EXCEPTION 'the planner does not answer ORDER BY % % q LIMIT % on % with %', col, op, tasb_ivf_recall.k, tbl, tasb_ivf_recall.index
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Another index on the column may be preferred; drop it or measure that one.';
     END IF;

@@ -5,12 +5,14 @@
 
 use super::cache;
 use super::lists::{self, Directory, Walk};
+use super::metric;
 use super::options::probes;
 use super::pages::{self, Locked, Meta, PageError, Payload};
 use super::vectors::{as_elements, datum_elements, dims_mismatch, element_bytes, to_f32};
 use pgrx::{pg_sys, PgMemoryContexts};
 use std::rc::Rc;
 use tasb_index::block::BlockLayout;
+use tasb_index::vector::normalize;
 use tasb_index::{Scan, Step};
 use tasb_vecmath::distance::{self, Elements};
 
@@ -70,7 +72,12 @@ pub unsafe extern "C-unwind" fn amrescan(
             if query_dims != dims {
                 dims_mismatch(meta.dims, query_dims);
             }
-            to_f32(datum_elements(dims, bytes))
+            let mut query = to_f32(datum_elements(dims, bytes));
+            if meta.metric == metric::COSINE && !normalize(&mut query) {
+                // A zero query has no cosine distance to anything: every row, in no order.
+                query.fill(0.0);
+            }
+            query
         } else {
             // No ORDER BY value (or NULL): every row, in no particular order.
             vec![0.0; dims]
@@ -110,9 +117,10 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let dims = active.meta.dims as usize;
         loop {
             let query = &active.query;
+            let cosine = active.meta.metric == metric::COSINE;
             let step = active
                 .scan
-                .next(|payload| Some(exact_score(index, dims, query, payload)));
+                .next(|payload| Some(exact_score(index, dims, query, payload, cosine)));
             match step {
                 Step::Emit(payload, _) => {
                     (*scan).xs_heaptid = payload.heap;
@@ -165,8 +173,16 @@ fn read_list(
     }
 }
 
-/// The exact dot product of the query with an entry's stored vector.
-fn exact_score(index: pg_sys::Relation, dims: usize, query: &[f32], payload: &Payload) -> f32 {
+/// The exact dot product of the query with an entry's stored vector, or with its direction (the
+/// vector scaled to unit length) in a cosine index, whose rows have one (the query is a unit
+/// vector there): the cosine similarity, so `<=>` order.
+fn exact_score(
+    index: pg_sys::Relation,
+    dims: usize,
+    query: &[f32],
+    payload: &Payload,
+    cosine: bool,
+) -> f32 {
     // SAFETY: the payload names a block of this index (ReadBuffer raises an ERROR past its end);
     // vector pages are never rewritten after an item is added; the guard releases the page.
     let locked = unsafe { Locked::new(index, payload.vector_block, pg_sys::BUFFER_LOCK_SHARE) };
@@ -183,7 +199,12 @@ fn exact_score(index: pg_sys::Relation, dims: usize, query: &[f32], payload: &Pa
             },
         )
     });
-    distance::dot(Elements::F32(query), elements) as f32
+    let dot = distance::dot(Elements::F32(query), elements);
+    if cosine {
+        (dot / distance::dot(elements, elements).sqrt()) as f32
+    } else {
+        dot as f32
+    }
 }
 
 #[pgrx::pg_guard]
