@@ -89,11 +89,19 @@ def synthetic_mips(n, dim, seed, queries=500, topics=1000, latent=6, noise=0.2, 
     def draw(m, eps):
         which = rng.integers(0, topics, m)
         z = centres[which] + 0.35 * rng.standard_normal((m, latent))
-        manifold = z @ basis
-        manifold /= np.linalg.norm(manifold, axis=1, keepdims=True)
-        v = 0.866 * shared + 0.44 * manifold + eps * rng.standard_normal((m, dim)) / np.sqrt(dim)
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        return (v * rng.uniform(9.0, 11.0, (m, 1))).astype(np.float32)
+        out = np.empty((m, dim), np.float32)
+        # In pieces of 65,536 rows, so a million rows fit in memory: consecutive draws from the
+        # generator equal one large draw, so the vectors do not depend on the piece size.
+        for start in range(0, m, 65536):
+            part = slice(start, min(m, start + 65536))
+            manifold = z[part] @ basis
+            manifold /= np.linalg.norm(manifold, axis=1, keepdims=True)
+            rows = manifold.shape[0]
+            v = 0.866 * shared + 0.44 * manifold + eps * rng.standard_normal((rows, dim)) / np.sqrt(dim)
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+            out[part] = v
+        out *= rng.uniform(9.0, 11.0, (m, 1)).astype(np.float32)
+        return out
 
     return draw(n, noise), draw(queries, query_noise)
 
