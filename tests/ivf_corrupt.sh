@@ -80,5 +80,20 @@ q "REINDEX INDEX docs_emb" >/dev/null
 check "REINDEX repairs the meta page" "$(q "SELECT count(*) FROM docs")" "$(q "$scan")"
 check "server never restarted" "$postmaster" "$(head -1 "$TASB_PGDATA/postmaster.pid")"
 
+# 5. Not damage: a meta page as tasb 0.2.0 wrote it, 56 bytes of contents (pd_lower 80), before
+# estimated_recall and the metric were added. It reads with both unknown (0: inner product) and
+# the index keeps working.
+repair
+check "a 0.3.0 meta page has an estimated recall" t "$(q "SELECT estimated_recall > 0 FROM tasb_ivf_stats('docs_emb'::regclass)")"
+poke 0 $((24 + 56)) "0000000000000000"
+poke 0 12 "5000"
+check "a 0.2.0 meta page: estimated_recall is NULL" t "$(q "SELECT estimated_recall IS NULL FROM tasb_ivf_stats('docs_emb'::regclass)")"
+check "a 0.2.0 meta page: the index scans every row" "$(q "SELECT count(*) FROM docs")" "$(q "$scan")"
+q "INSERT INTO docs VALUES (9998, '[1,0,0,0,0,0,0,0]')" >/dev/null
+check "a 0.2.0 meta page: inserts work, and the scan finds them" 9998 \
+    "$(q "SET enable_seqscan = off; SELECT id FROM docs ORDER BY emb <#> '[100,0,0,0,0,0,0,0]' LIMIT 1")"
+check "a 0.2.0 meta page: still no estimate after the insert rewrote the meta page" t \
+    "$(q "SELECT estimated_recall IS NULL FROM tasb_ivf_stats('docs_emb'::regclass)")"
+
 tasb_psql -q -d postgres -c "DROP DATABASE $DB" >/dev/null
 report_checks
