@@ -1,9 +1,9 @@
 -- tasb 0.2.0 -> 0.3.0: tasb_ivf answers ORDER BY emb <=> q with the new operator classes
 -- tasbvec_cosine_ops and tasbhalf_cosine_ops (and tasb_ivf_recall measures such indexes with <=>);
 -- tasb_ivf_stats also returns estimated_recall, the recall@10 the index's build measured for its
--- default probes. tasb_ivf scans rank lists by the cosine between the query and each centroid,
--- and builds aim the default probes at a recall; indexes built by 0.2.0 keep working (their
--- estimated_recall is NULL until a REINDEX).
+-- default probes, and metric, the distance the index orders by. tasb_ivf scans rank lists by the
+-- cosine between the query and each centroid, and builds aim the default probes at a recall;
+-- indexes built by 0.2.0 keep working (their estimated_recall is NULL until a REINDEX).
 \echo Use "ALTER EXTENSION tasb UPDATE TO '0.3.0'" to load this file. \quit
 
 DROP FUNCTION "tasb_ivf_stats"(oid);
@@ -16,7 +16,8 @@ CREATE  FUNCTION "tasb_ivf_stats"(
 	"default_probes" INT,  /* i32 */
 	"probes_now" INT,  /* i32 */
 	"pages" bigint,  /* i64 */
-	"estimated_recall" double precision  /* Option < f64 > */
+	"estimated_recall" double precision,  /* Option < f64 > */
+	"metric" TEXT  /* & str */
 )
 STRICT VOLATILE PARALLEL SAFE
 LANGUAGE c /* Rust */

@@ -55,7 +55,8 @@ CREATE  FUNCTION "tasb_ivf_stats"(
 	"default_probes" INT,  /* i32 */
 	"probes_now" INT,  /* i32 */
 	"pages" bigint,  /* i64 */
-	"estimated_recall" double precision  /* Option < f64 > */
+	"estimated_recall" double precision,  /* Option < f64 > */
+	"metric" TEXT  /* & '_ str */
 )
 STRICT VOLATILE PARALLEL SAFE
 LANGUAGE c /* Rust */
@@ -491,48 +492,63 @@ COMMENT ON FUNCTION tasb_ivf_recall(regclass, int, int, tasbvec[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:33
--- tasb::types::casts::tasbhalf_to_tasbvec
+-- src/types/casts.rs:23
+-- tasb::types::casts::tasbhalf
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasbhalf_to_tasbvec"(
+CREATE  FUNCTION "tasbhalf"(
 	"v" tasbhalf, /* VecArg < f16 > */
 	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_tasbvec_wrapper';
+AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:48
--- tasb::types::casts::array_to_tasbvec
+-- src/types/casts.rs:64
+-- tasb::types::casts::array_to_tasbhalf
 -- requires:
 --   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
+CREATE  FUNCTION "array_to_tasbhalf"(
 	"a" integer[], /* ArrayArg < i32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:18
+-- tasb::types::casts::tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec"(
+	"v" tasbvec, /* VecArg < f32 > */
 	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
 ) RETURNS tasbvec /* OwnedVec < f32 > */
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'integer_array_to_tasbvec_wrapper';
+AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:70
--- tasb::types::casts::tasbvec_to_float4
+-- src/types/casts.rs:43
+-- tasb::types::casts::array_to_tasbvec
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasbvec_to_float4"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"_typmod" INT, /* i32 */
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" double precision[], /* ArrayArg < f64 > */
+	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
+AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -778,76 +794,18 @@ COMMENT ON PROCEDURE tasb_backfill(regclass, name, name, int) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/encode/functions.rs:55
--- tasb::encode::functions::tasb_encode
+-- src/types/casts.rs:33
+-- tasb::types::casts::tasbhalf_to_tasbvec
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasb_encode"(
-	"text" TEXT /* & str */
+CREATE  FUNCTION "tasbhalf_to_tasbvec"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
 ) RETURNS tasbvec /* OwnedVec < f32 > */
-STRICT STABLE PARALLEL RESTRICTED 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:23
--- tasb::types::casts::tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:64
--- tasb::types::casts::array_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" integer[], /* ArrayArg < i32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:80
--- tasb::types::casts::tasbhalf_to_float4
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf_to_float4"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:28
--- tasb::types::casts::tasbvec_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_tasbhalf"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
+AS 'MODULE_PATHNAME', 'tasbhalf_to_tasbvec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -866,18 +824,46 @@ AS 'MODULE_PATHNAME', 'double_array_to_tasbhalf_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:75
--- tasb::types::casts::tasbvec_to_float8
+-- src/types/casts.rs:48
+-- tasb::types::casts::array_to_tasbvec
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasbvec_to_float8"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"_typmod" INT, /* i32 */
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" integer[], /* ArrayArg < i32 > */
+	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS double precision[] /* Vec < f64 > */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'integer_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/encode/functions.rs:55
+-- tasb::encode::functions::tasb_encode
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasb_encode"(
+	"text" TEXT /* & str */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+STRICT STABLE PARALLEL RESTRICTED 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:28
+-- tasb::types::casts::tasbvec_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_tasbhalf"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
+AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -896,6 +882,36 @@ AS 'MODULE_PATHNAME', 'real_array_to_tasbvec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/types/casts.rs:75
+-- tasb::types::casts::tasbvec_to_float8
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_float8"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS double precision[] /* Vec < f64 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:70
+-- tasb::types::casts::tasbvec_to_float4
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_float4"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS real[] /* Vec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/types/casts.rs:54
 -- tasb::types::casts::array_to_tasbhalf
 -- requires:
@@ -908,21 +924,6 @@ CREATE  FUNCTION "array_to_tasbhalf"(
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'real_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:43
--- tasb::types::casts::array_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
-	"a" double precision[], /* ArrayArg < f64 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -941,18 +942,18 @@ AS 'MODULE_PATHNAME', 'tasbhalf_to_float8_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:18
--- tasb::types::casts::tasbvec
+-- src/types/casts.rs:80
+-- tasb::types::casts::tasbhalf_to_float4
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasbvec"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
+CREATE  FUNCTION "tasbhalf_to_float4"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"_typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
+) RETURNS real[] /* Vec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
+AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */

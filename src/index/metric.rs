@@ -12,6 +12,15 @@ pub const COSINE: u32 = 1;
 
 const COSINE_STRATEGY: i16 = 2;
 
+/// What `tasb_ivf_stats` shows for a metric.
+pub fn name(metric: u32) -> &'static str {
+    if metric == COSINE {
+        "cosine"
+    } else {
+        "inner product"
+    }
+}
+
 /// # Safety
 /// `index` is an open tasb_ivf index.
 pub unsafe fn of_index(index: pg_sys::Relation) -> u32 {

@@ -1,5 +1,5 @@
-//! `tasb_ivf_stats(index)`: what a tasb_ivf index holds, the probes its build chose and the recall
-//! its build estimated for them.
+//! `tasb_ivf_stats(index)`: what a tasb_ivf index holds, the probes its build chose, the recall
+//! its build estimated for them, and the distance it orders by.
 
 use super::lists;
 use super::options::probes;
@@ -20,6 +20,7 @@ fn tasb_ivf_stats(
         name!(probes_now, i32),
         name!(pages, i64),
         name!(estimated_recall, Option<f64>),
+        name!(metric, &'static str),
     ),
 > {
     let not_an_ivf_index = || -> ! {
@@ -72,6 +73,7 @@ fn tasb_ivf_stats(
             pages as i64,
             // 0 on indexes built before the build measured it, or with no rows yet.
             (meta.estimated_recall > 0.0).then_some(f64::from(meta.estimated_recall)),
+            super::metric::name(meta.metric),
         ))
     }
 }

@@ -10,7 +10,7 @@ INSERT INTO docs SELECT i, array(SELECT (v[d] + 0.4 * (random() * 2 - 1)) * (1 +
     FROM generate_series(1, 5000) i JOIN centres ON c = 1 + i % 40;
 INSERT INTO docs VALUES (0, array_fill(0::real, ARRAY[32])::tasbvec), (-1, NULL);
 CREATE INDEX docs_cos ON docs USING tasb_ivf (emb tasbvec_cosine_ops);
-SELECT lists, default_probes > 0 AS has_default, estimated_recall >= 0.97 AS estimate_met
+SELECT lists, default_probes > 0 AS has_default, estimated_recall >= 0.97 AS estimate_met, metric
     FROM tasb_ivf_stats('docs_cos'::regclass);
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM docs ORDER BY emb <=> '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1]' LIMIT 10;
@@ -47,6 +47,10 @@ RESET enable_seqscan;
 -- tasbhalf rows, with tasbvec and tasbhalf queries.
 CREATE TABLE halves AS SELECT id, emb::tasbhalf(32) AS emb FROM docs WHERE id BETWEEN 1 AND 5000;
 CREATE INDEX halves_cos ON halves USING tasb_ivf (emb tasbhalf_cosine_ops);
+CREATE INDEX halves_ip ON halves USING tasb_ivf (emb);
+SELECT i::regclass AS index, s.metric FROM unnest(ARRAY['halves_cos'::regclass, 'halves_ip']) i,
+    tasb_ivf_stats(i) s;
+DROP INDEX halves_ip;
 SET enable_indexscan = off;
 CREATE TEMP TABLE half_exact AS
     SELECT q.id, (SELECT array_agg(id) FROM (SELECT id FROM halves ORDER BY emb <=> q.emb, id LIMIT 5) s) AS ids
