@@ -91,12 +91,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Each sampled query runs one exact search over the whole table.';
     END IF;
-    SELECT s.probes_now INTO probes_in_use FROM @extschema@.tasb_ivf_stats(tasb_ivf_recall.index) s;
-    -- The operator the index orders by: <=> for the cosine classes (strategy 2), else <#>.
-    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_index i JOIN pg_opclass oc ON oc.oid = i.indclass[0]
-                             JOIN pg_amop ap ON ap.amopfamily = oc.opcfamily
-                             WHERE i.indexrelid = tasb_ivf_recall.index AND ap.amopstrategy = 2)
-                THEN '<=>' ELSE '<#>' END INTO op;
+    -- The probes in use, and the operator the index orders by.
+    SELECT s.probes_now, CASE s.metric WHEN 'cosine' THEN '<=>' ELSE '<#>' END INTO probes_in_use, op
+    FROM @extschema@.tasb_ivf_stats(tasb_ivf_recall.index) s;
 
     IF tasb_ivf_recall.queries IS NULL THEN
         -- Rows of the table as queries; each one's own row is left out of both answers, since

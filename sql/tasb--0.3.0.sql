@@ -413,12 +413,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Each sampled query runs one exact search over the whole table.';
     END IF;
-    SELECT s.probes_now INTO probes_in_use FROM @extschema@.tasb_ivf_stats(tasb_ivf_recall.index) s;
-    -- The operator the index orders by: <=> for the cosine classes (strategy 2), else <#>.
-    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_index i JOIN pg_opclass oc ON oc.oid = i.indclass[0]
-                             JOIN pg_amop ap ON ap.amopfamily = oc.opcfamily
-                             WHERE i.indexrelid = tasb_ivf_recall.index AND ap.amopstrategy = 2)
-                THEN '<=>' ELSE '<#>' END INTO op;
+    -- The probes in use, and the operator the index orders by.
+    SELECT s.probes_now, CASE s.metric WHEN 'cosine' THEN '<=>' ELSE '<#>' END INTO probes_in_use, op
+    FROM @extschema@.tasb_ivf_stats(tasb_ivf_recall.index) s;
 
     IF tasb_ivf_recall.queries IS NULL THEN
         -- Rows of the table as queries; each one's own row is left out of both answers, since
@@ -492,63 +489,46 @@ COMMENT ON FUNCTION tasb_ivf_recall(regclass, int, int, tasbvec[]) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:23
--- tasb::types::casts::tasbhalf
+-- src/types/casts.rs:85
+-- tasb::types::casts::tasbhalf_to_float8
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasbhalf"(
+CREATE  FUNCTION "tasbhalf_to_float8"(
 	"v" tasbhalf, /* VecArg < f16 > */
-	"typmod" INT, /* i32 */
+	"_typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
+) RETURNS double precision[] /* Vec < f64 > */
+IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
+AS 'MODULE_PATHNAME', 'tasbhalf_to_float8_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:64
+-- src/encode/functions.rs:55
+-- tasb::encode::functions::tasb_encode
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasb_encode"(
+	"text" TEXT /* & str */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+STRICT STABLE PARALLEL RESTRICTED 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:59
 -- tasb::types::casts::array_to_tasbhalf
 -- requires:
 --   vector_types
 CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" integer[], /* ArrayArg < i32 > */
+	"a" double precision[], /* ArrayArg < f64 > */
 	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
 ) RETURNS tasbhalf /* OwnedVec < f16 > */
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:18
--- tasb::types::casts::tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:43
--- tasb::types::casts::array_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
-	"a" double precision[], /* ArrayArg < f64 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
+AS 'MODULE_PATHNAME', 'double_array_to_tasbhalf_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -794,121 +774,18 @@ COMMENT ON PROCEDURE tasb_backfill(regclass, name, name, int) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:33
--- tasb::types::casts::tasbhalf_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbhalf_to_tasbvec"(
-	"v" tasbhalf, /* VecArg < f16 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:59
+-- src/types/casts.rs:64
 -- tasb::types::casts::array_to_tasbhalf
 -- requires:
 --   vector_types
 CREATE  FUNCTION "array_to_tasbhalf"(
-	"a" double precision[], /* ArrayArg < f64 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'double_array_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:48
--- tasb::types::casts::array_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
 	"a" integer[], /* ArrayArg < i32 > */
 	"typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE  
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'integer_array_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/encode/functions.rs:55
--- tasb::encode::functions::tasb_encode
--- requires:
---   vector_types
-CREATE  FUNCTION "tasb_encode"(
-	"text" TEXT /* & str */
-) RETURNS tasbvec /* OwnedVec < f32 > */
-STRICT STABLE PARALLEL RESTRICTED 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasb_encode_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:28
--- tasb::types::casts::tasbvec_to_tasbhalf
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_tasbhalf"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
 ) RETURNS tasbhalf /* OwnedVec < f16 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:38
--- tasb::types::casts::array_to_tasbvec
--- requires:
---   vector_types
-CREATE  FUNCTION "array_to_tasbvec"(
-	"a" real[], /* ArrayArg < f32 > */
-	"typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS tasbvec /* OwnedVec < f32 > */
 IMMUTABLE STRICT PARALLEL SAFE  
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'real_array_to_tasbvec_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:75
--- tasb::types::casts::tasbvec_to_float8
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_float8"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS double precision[] /* Vec < f64 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/types/casts.rs:70
--- tasb::types::casts::tasbvec_to_float4
--- requires:
---   vector_types
-CREATE  FUNCTION "tasbvec_to_float4"(
-	"v" tasbvec, /* VecArg < f32 > */
-	"_typmod" INT, /* i32 */
-	"_explicit" bool /* bool */
-) RETURNS real[] /* Vec < f32 > */
-IMMUTABLE STRICT PARALLEL SAFE 
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
+AS 'MODULE_PATHNAME', 'integer_array_to_tasbhalf_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -927,18 +804,78 @@ AS 'MODULE_PATHNAME', 'real_array_to_tasbhalf_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/types/casts.rs:85
--- tasb::types::casts::tasbhalf_to_float8
+-- src/types/casts.rs:75
+-- tasb::types::casts::tasbvec_to_float8
 -- requires:
 --   vector_types
-CREATE  FUNCTION "tasbhalf_to_float8"(
-	"v" tasbhalf, /* VecArg < f16 > */
+CREATE  FUNCTION "tasbvec_to_float8"(
+	"v" tasbvec, /* VecArg < f32 > */
 	"_typmod" INT, /* i32 */
 	"_explicit" bool /* bool */
 ) RETURNS double precision[] /* Vec < f64 > */
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'tasbhalf_to_float8_wrapper';
+AS 'MODULE_PATHNAME', 'tasbvec_to_float8_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:48
+-- tasb::types::casts::array_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" integer[], /* ArrayArg < i32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'integer_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:33
+-- tasb::types::casts::tasbhalf_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf_to_tasbvec"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:43
+-- tasb::types::casts::array_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" double precision[], /* ArrayArg < f64 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'double_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:23
+-- tasb::types::casts::tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbhalf"(
+	"v" tasbhalf, /* VecArg < f16 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbhalf_typmod_coerce_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -954,6 +891,66 @@ CREATE  FUNCTION "tasbhalf_to_float4"(
 IMMUTABLE STRICT PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'tasbhalf_to_float4_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:38
+-- tasb::types::casts::array_to_tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "array_to_tasbvec"(
+	"a" real[], /* ArrayArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'real_array_to_tasbvec_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:28
+-- tasb::types::casts::tasbvec_to_tasbhalf
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_tasbhalf"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbhalf /* OwnedVec < f16 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_tasbhalf_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:18
+-- tasb::types::casts::tasbvec
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS tasbvec /* OwnedVec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_typmod_coerce_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/types/casts.rs:70
+-- tasb::types::casts::tasbvec_to_float4
+-- requires:
+--   vector_types
+CREATE  FUNCTION "tasbvec_to_float4"(
+	"v" tasbvec, /* VecArg < f32 > */
+	"_typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS real[] /* Vec < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tasbvec_to_float4_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1050,6 +1047,14 @@ CREATE FUNCTION "tasb_embed_trigger"()
 	RETURNS TRIGGER
 	LANGUAGE c
 	AS 'MODULE_PATHNAME', 'tasb_embed_trigger_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/embed/trigger.rs:126
+-- requires:
+--   tasb_embed_trigger
+
+COMMENT ON FUNCTION tasb_embed_trigger() IS 'BEFORE INSERT OR UPDATE row trigger: tasb_embed_trigger(text_column, vector_column) writes tasb_encode(text_column) into vector_column.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1212,13 +1217,5 @@ FROM @extschema@.tasb_embed_async_tables t
 JOIN pg_catalog.pg_class c ON c.oid = t.relation
 ORDER BY t.relation;
 GRANT SELECT ON tasb_embed_async_status TO PUBLIC;
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/embed/trigger.rs:126
--- requires:
---   tasb_embed_trigger
-
-COMMENT ON FUNCTION tasb_embed_trigger() IS 'BEFORE INSERT OR UPDATE row trigger: tasb_embed_trigger(text_column, vector_column) writes tasb_encode(text_column) into vector_column.';
 /* </end connected objects> */
 

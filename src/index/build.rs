@@ -3,7 +3,7 @@
 //! the vectors are read back in chunks, assigned and encoded in parallel, and their entries
 //! written to list pages. Everything is logged with log_newpage_range at the end.
 
-use super::metric;
+use super::metric::{self, Metric};
 use super::options::lists_option;
 use super::pages::Locked;
 use super::pages::{
@@ -40,8 +40,8 @@ struct BuildState {
     sample: Vec<f32>,
     sample_capacity: usize,
     rng: Rng,
-    /// [`metric::INNER_PRODUCT`] or [`metric::COSINE`]: a cosine index lists rows' directions.
-    metric: u32,
+    /// A cosine index lists rows' directions.
+    metric: Metric,
 }
 
 fn progress(param: u32, value: i64) {
@@ -72,7 +72,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         let mut meta_image = PageImage::new(KIND_META);
         pages::write_meta(
             meta_image.page(),
-            &pages::new_meta(column_dims.unwrap_or(0) as u32, metric),
+            &pages::new_meta(column_dims.unwrap_or(0) as u32),
         );
         if meta_image.flush(index) != pages::META_BLOCK {
             raise(
@@ -160,7 +160,7 @@ unsafe extern "C-unwind" fn build_callback(
             return; // NULL vectors are not indexed (they have no distance to order by)
         }
         let (dims, bytes) = element_bytes(*values);
-        let direction = (state.metric == metric::COSINE).then(|| {
+        let direction = (state.metric == Metric::Cosine).then(|| {
             let mut x = to_f32(datum_elements(dims, bytes));
             normalize(&mut x).then_some(x)
         });
@@ -212,7 +212,7 @@ fn notice(message: String) {
 /// # Safety
 /// Called once from ambuild after the table scan.
 unsafe fn write_lists(state: &mut BuildState) -> Meta {
-    let mut meta = pages::new_meta(state.dims as u32, state.metric);
+    let mut meta = pages::new_meta(state.dims as u32);
     meta.vector_tail = state
         .vector_blocks
         .last()
@@ -312,7 +312,7 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
             });
             let start = chunk.len();
             chunk.extend(to_f32(elements));
-            if state.metric == metric::COSINE {
+            if state.metric == Metric::Cosine {
                 // The build callback left out rows without a direction.
                 normalize(&mut chunk[start..]);
             }
@@ -593,10 +593,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     // in one critical section, so no ERROR can leave a dirty buffer unlogged; nothing in it can
     // raise one (the meta is made before).
     unsafe {
-        let meta = pages::new_meta(
-            column_dims(index).unwrap_or(0) as u32,
-            metric::of_index(index),
-        );
+        let meta = pages::new_meta(column_dims(index).unwrap_or(0) as u32);
         let buffer = pg_sys::ReadBufferExtended(
             index,
             pg_sys::ForkNumber::INIT_FORKNUM,

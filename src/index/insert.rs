@@ -4,7 +4,7 @@
 
 use super::cache;
 use super::lists::{self, centroid_location};
-use super::metric;
+use super::metric::{self, Metric};
 use super::pages::{self, Locked, PageView, WalRecord, KIND_CENTROID, KIND_LIST, KIND_VECTOR};
 use super::vectors::{
     column_dims, datum_elements, dims_mismatch, element_bytes, to_f32, too_large,
@@ -33,7 +33,7 @@ pub unsafe extern "C-unwind" fn aminsert(
         }
         let (dims, bytes) = element_bytes(*values);
         let mut x = to_f32(datum_elements(dims, bytes));
-        if metric::of_index(index) == metric::COSINE && !normalize(&mut x) {
+        if metric::of_index(index) == Metric::Cosine && !normalize(&mut x) {
             return false; // no direction, no cosine distance: not indexed, as in the build
         }
         let (meta, (vector_block, vector_offset)) =
@@ -90,7 +90,7 @@ unsafe fn append_vector(
             if column_dims(index).is_some() || may_hold_live_rows(index, heap) {
                 dims_mismatch(meta.dims, dims);
             }
-            let mut fresh = pages::new_meta(dims as u32, meta.metric);
+            let mut fresh = pages::new_meta(dims as u32);
             fresh.directory_epoch = meta.directory_epoch.wrapping_add(1);
             meta = fresh;
         }

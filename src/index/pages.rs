@@ -51,9 +51,7 @@ pub struct Meta {
     /// Recall@10 of the build's calibration queries at `default_probes` (0: not measured, as in
     /// indexes built before tasb 0.3.0, whose meta pages end before this field).
     pub estimated_recall: f32,
-    /// [`super::metric::INNER_PRODUCT`] or [`super::metric::COSINE`] (0, inner product, in
-    /// indexes built before 0.3.0).
-    pub metric: u32,
+    pub _reserved: u32,
 }
 
 /// The bytes of a meta page written before `estimated_recall` existed: such pages are read with
@@ -214,7 +212,7 @@ pub unsafe fn read_meta(page: pg_sys::Page) -> Result<Option<Meta>, PageError> {
     Ok((meta.magic == MAGIC && meta.version == LAYOUT_VERSION).then_some(meta))
 }
 
-pub fn new_meta(dims: u32, metric: u32) -> Meta {
+pub fn new_meta(dims: u32) -> Meta {
     Meta {
         magic: MAGIC,
         version: LAYOUT_VERSION,
@@ -228,7 +226,7 @@ pub fn new_meta(dims: u32, metric: u32) -> Meta {
         build_id: new_build_id(),
         directory_epoch: 0,
         estimated_recall: 0.0,
-        metric,
+        _reserved: 0,
     }
 }
 

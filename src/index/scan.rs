@@ -5,7 +5,7 @@
 
 use super::cache;
 use super::lists::{self, Directory, Walk};
-use super::metric;
+use super::metric::{self, Metric};
 use super::options::probes;
 use super::pages::{self, Locked, Meta, PageError, Payload};
 use super::vectors::{as_elements, datum_elements, dims_mismatch, element_bytes, to_f32};
@@ -24,6 +24,7 @@ struct Active {
     /// then; pages are only ever put in front of a list.
     directory: Rc<Directory>,
     query: Vec<f32>,
+    metric: Metric,
     scan: Scan<Payload>,
 }
 
@@ -67,13 +68,14 @@ pub unsafe extern "C-unwind" fn amrescan(
             return; // no vectors yet
         }
         let dims = meta.dims as usize;
+        let metric = metric::of_index(index);
         let query = if norderbys > 0 && (*orderbys).sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
             let (query_dims, bytes) = element_bytes((*orderbys).sk_argument);
             if query_dims != dims {
                 dims_mismatch(meta.dims, query_dims);
             }
             let mut query = to_f32(datum_elements(dims, bytes));
-            if meta.metric == metric::COSINE && !normalize(&mut query) {
+            if metric == Metric::Cosine && !normalize(&mut query) {
                 // A zero query has no cosine distance to anything: every row, in no order.
                 query.fill(0.0);
             }
@@ -97,6 +99,7 @@ pub unsafe extern "C-unwind" fn amrescan(
             meta,
             directory,
             query,
+            metric,
             scan: scan_order,
         });
     }
@@ -116,11 +119,10 @@ pub unsafe extern "C-unwind" fn amgettuple(
         };
         let dims = active.meta.dims as usize;
         loop {
-            let query = &active.query;
-            let cosine = active.meta.metric == metric::COSINE;
+            let (query, metric) = (&active.query, active.metric);
             let step = active
                 .scan
-                .next(|payload| Some(exact_score(index, dims, query, payload, cosine)));
+                .next(|payload| Some(exact_score(index, dims, query, payload, metric)));
             match step {
                 Step::Emit(payload, _) => {
                     (*scan).xs_heaptid = payload.heap;
@@ -181,7 +183,7 @@ fn exact_score(
     dims: usize,
     query: &[f32],
     payload: &Payload,
-    cosine: bool,
+    metric: Metric,
 ) -> f32 {
     // SAFETY: the payload names a block of this index (ReadBuffer raises an ERROR past its end);
     // vector pages are never rewritten after an item is added; the guard releases the page.
@@ -200,10 +202,9 @@ fn exact_score(
         )
     });
     let dot = distance::dot(Elements::F32(query), elements);
-    if cosine {
-        (dot / distance::dot(elements, elements).sqrt()) as f32
-    } else {
-        dot as f32
+    match metric {
+        Metric::Cosine => (dot / distance::dot(elements, elements).sqrt()) as f32,
+        Metric::InnerProduct => dot as f32,
     }
 }
 

@@ -62,6 +62,7 @@ fn tasb_ivf_stats(
             not_an_ivf_index();
         }
         let meta = lists::meta(relation);
+        let metric = super::metric::of_index(relation);
         let pages =
             pg_sys::RelationGetNumberOfBlocksInFork(relation, pg_sys::ForkNumber::MAIN_FORKNUM);
         pg_sys::relation_close(relation, pg_sys::AccessShareLock as i32);
@@ -73,7 +74,7 @@ fn tasb_ivf_stats(
             pages as i64,
             // 0 on indexes built before the build measured it, or with no rows yet.
             (meta.estimated_recall > 0.0).then_some(f64::from(meta.estimated_recall)),
-            super::metric::name(meta.metric),
+            metric.name(),
         ))
     }
 }
