@@ -63,3 +63,30 @@ SELECT count(*) AS queries, count(*) FILTER (WHERE e.ids = (
     FROM half_exact e JOIN halves h USING (id);
 -- The cosine class does not answer <#>: that needs an inner-product index.
 EXPLAIN (COSTS OFF) SELECT id FROM halves ORDER BY emb <#> (SELECT emb FROM halves LIMIT 1) LIMIT 3;
+-- A plain role builds, queries and measures a cosine index on its own table, and may not look at
+-- another's.
+RESET enable_seqscan;
+RESET tasb.probes;
+CREATE ROLE tasb_cos_plain;
+GRANT CREATE ON SCHEMA public TO tasb_cos_plain;
+SET ROLE tasb_cos_plain;
+CREATE TABLE mine AS SELECT i AS id,
+    array(SELECT sin(i * d) * (1 + i % 5) FROM generate_series(1, 8) d)::real[]::tasbvec(8) AS emb
+    FROM generate_series(1, 500) i;
+CREATE INDEX mine_cos ON mine USING tasb_ivf (emb tasbvec_cosine_ops);
+SET enable_indexscan = off;
+CREATE TABLE mine_exact AS SELECT array_agg(id) AS ids
+    FROM (SELECT id FROM mine ORDER BY emb <=> '[1,2,3,4,5,6,7,8]', id LIMIT 10) s;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+SET tasb.probes = 1000;
+SELECT (SELECT array_agg(id) FROM (SELECT id FROM mine ORDER BY emb <=> '[1,2,3,4,5,6,7,8]' LIMIT 10) s)
+    = (SELECT ids FROM mine_exact) AS plain_role_exact_top10;
+SELECT metric FROM tasb_ivf_stats('mine_cos'::regclass);
+SELECT measured_queries, recall FROM tasb_ivf_recall('mine_cos', sample => 10);
+SELECT metric FROM tasb_ivf_stats('docs_cos'::regclass);
+RESET ROLE;
+RESET tasb.probes;
+RESET enable_seqscan;
+DROP OWNED BY tasb_cos_plain CASCADE;
+DROP ROLE tasb_cos_plain;
