@@ -150,11 +150,7 @@ impl Encoder {
     ) -> Result<Vec<Vec<f32>>, EncoderError> {
         let tokens: Vec<Tokens> = texts
             .iter()
-            .map(|t| {
-                let tokens = self.tokenizer.encode(t)?;
-                tokens.check(&self.limits)?;
-                Ok(tokens)
-            })
+            .map(|t| self.tokenize(t))
             .collect::<Result<_, EncoderError>>()?;
         let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
@@ -169,6 +165,19 @@ impl Encoder {
             }
         }
         Ok(out)
+    }
+
+    /// One text's tokens, checked against the model's vocabulary and positions.
+    pub fn tokenize(&self, text: &str) -> Result<Tokens, EncoderError> {
+        let tokens = self.tokenizer.encode(text)?;
+        tokens.check(&self.limits)?;
+        Ok(tokens)
+    }
+
+    /// One model call over texts already tokenized by [`Encoder::tokenize`]: their vectors, in
+    /// order. Callers that batch by their own policy (the encoder service) use this.
+    pub fn encode_tokens(&mut self, members: &[&Tokens]) -> Result<Vec<Vec<f32>>, EncoderError> {
+        self.run_batch(members)
     }
 
     fn run_batch(&mut self, members: &[&Tokens]) -> Result<Vec<Vec<f32>>, EncoderError> {
