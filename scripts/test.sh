@@ -47,6 +47,9 @@ tests/clients.sh 2>&1 | tee -a "$log_file"
 log "asynchronous embedding worker, including a crash with rows pending"
 tests/async.sh 2>&1 | tee -a "$log_file"
 
+log "encoder service: one model for every session, cancels, kill -9, model changes, turned off"
+tests/service.sh 2>&1 | tee -a "$log_file"
+
 log "upgrade from the oldest frozen version with ALTER EXTENSION tasb UPDATE"
 tests/upgrade.sh 2>&1 | tee -a "$log_file"
 

@@ -8,15 +8,18 @@ mod encode;
 mod errors;
 mod index;
 mod operators;
+mod service;
 mod types;
 
-/// Runs when a backend loads the library: registers the settings. Nothing heavy happens here
-/// (the model and ONNX Runtime load lazily on first use, never in the postmaster).
+/// Runs when a process loads the library: registers the settings, and at preload the encoder
+/// service's shared memory and supervisor. Nothing heavy happens here (models and ONNX Runtime
+/// load lazily, in backends or the service's own process, never in the postmaster).
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     encode::settings::register();
     embed::worker::register();
     index::options::register();
+    service::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -23,7 +23,8 @@ fn tasb_check_embedding_columns(relation: pg_sys::Oid, source: &str, target: &st
     let desc = rel.tuple_desc();
     source_column(&desc, &table, source);
     let target_column = target_column(&desc, &table, target);
-    let dims = with_model(|model| model.encoder.config().dimensions);
+    let dims = crate::service::client::dimensions()
+        .unwrap_or_else(|| with_model(|model| model.encoder.config().dimensions));
     check_dimensions(&table, target, &target_column, dims);
 }
 

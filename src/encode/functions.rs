@@ -8,9 +8,11 @@
 //! leader (`ORDER BY emb <#> (SELECT tasb_encode($1))`) and the scan itself still runs in parallel.
 
 use super::model::{raise_encoder_error, stats, with_model, LoadedModel};
-use super::settings::BATCH_SIZE;
+use super::settings::{text_setting, BATCH_SIZE, MODEL_DIR};
 use crate::types::OwnedVec;
 use pgrx::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use tasb_vecmath::distance::{dot, Elements};
 
 /// Encodes texts in input order, checking for query cancel between model calls.
@@ -29,23 +31,61 @@ fn encode_texts(model: &mut LoadedModel, texts: &[&str]) -> Vec<Vec<f32>> {
         .unwrap_or_else(|e| raise_encoder_error(e))
 }
 
-/// One text's vector, by one model call.
-fn encode_single(model: &mut LoadedModel, text: &str) -> Vec<f32> {
-    encode_texts(model, &[text]).pop().unwrap_or_default()
+/// Vectors for texts in input order: from the encoder service when it serves this session's
+/// model, else from the session's own model.
+fn encode_routed(texts: &[&str]) -> Vec<Vec<f32>> {
+    if let Some(vectors) = crate::service::client::encode(texts) {
+        return vectors;
+    }
+    with_model(|model| encode_texts(model, texts))
 }
 
 /// One passage's vector, bypassing the query cache (passages rarely repeat; queries do).
 pub(crate) fn encode_passage(text: &str) -> Vec<f32> {
-    with_model(|model| encode_single(model, text))
+    encode_routed(&[text]).pop().unwrap_or_default()
 }
 
-/// One text's vector, through the backend's cache of recent query encodings.
+const SERVICE_CACHE_ENTRIES: usize = 16;
+
+thread_local! {
+    // Recent query encodings answered by the service, most recent first: (model_dir, text,
+    // vector). Backends are single-threaded.
+    static SERVICE_CACHE: RefCell<VecDeque<(String, String, Vec<f32>)>> =
+        const { RefCell::new(VecDeque::new()) };
+    static SERVICE_CACHE_HITS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// One text's vector, through the session's cache of recent query encodings.
 fn encode_one(text: &str) -> Vec<f32> {
+    if crate::service::client::serves_this_session() {
+        let dir = text_setting(&MODEL_DIR).unwrap_or_default();
+        let hit = SERVICE_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let at = cache.iter().position(|(d, t, _)| *d == dir && t == text)?;
+            let entry = cache.remove(at)?;
+            let vector = entry.2.clone();
+            cache.push_front(entry);
+            Some(vector)
+        });
+        if let Some(vector) = hit {
+            SERVICE_CACHE_HITS.with(|c| c.set(c.get() + 1));
+            return vector;
+        }
+        if let Some(mut vectors) = crate::service::client::encode(&[text]) {
+            let vector = vectors.pop().unwrap_or_default();
+            SERVICE_CACHE.with(|cache| {
+                let mut cache = cache.borrow_mut();
+                cache.push_front((dir, text.to_string(), vector.clone()));
+                cache.truncate(SERVICE_CACHE_ENTRIES);
+            });
+            return vector;
+        }
+    }
     with_model(|model| {
         if let Some(vector) = model.cached(text) {
             return vector;
         }
-        let vector = encode_single(model, text);
+        let vector = encode_texts(model, &[text]).pop().unwrap_or_default();
         model.remember(text, &vector);
         vector
     })
@@ -60,7 +100,7 @@ fn tasb_encode(text: &str) -> OwnedVec<f32> {
 /// Encodes the non-NULL texts in one batched pass; NULL stays None, input order is kept.
 fn encode_nullable(texts: &[Option<&str>]) -> Vec<Option<Vec<f32>>> {
     let present: Vec<&str> = texts.iter().flatten().copied().collect();
-    let mut vectors = with_model(|model| encode_texts(model, &present)).into_iter();
+    let mut vectors = encode_routed(&present).into_iter();
     texts
         .iter()
         .map(|text| text.and_then(|_| vectors.next()))
@@ -113,7 +153,8 @@ fn tasb_rerank(
     TableIterator::new(scored)
 }
 
-/// This backend's encoder work: model calls, texts, tokens, time in the model, cache hits.
+/// This session's encoder work: its own model's calls, texts, tokens and time (model_dir NULL
+/// when it loaded none), query-cache hits, and the calls and texts the encoder service answered.
 // pgrx reads the column names from the written-out type, so it cannot be a type alias.
 #[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_restricted)]
@@ -127,8 +168,13 @@ fn tasb_stats() -> TableIterator<
         name!(tokens, i64),
         name!(model_ms, f64),
         name!(cache_hits, i64),
+        name!(service_calls, i64),
+        name!(service_texts, i64),
     ),
 > {
+    let service_hits = SERVICE_CACHE_HITS.with(Cell::get) as i64;
+    let (service_calls, service_texts) = crate::service::client::session_counts();
+    let (service_calls, service_texts) = (service_calls as i64, service_texts as i64);
     let row = match stats() {
         Some(m) => (
             Some(m.dir),
@@ -137,9 +183,21 @@ fn tasb_stats() -> TableIterator<
             m.encode.texts as i64,
             m.encode.tokens as i64,
             m.encode.model_time.as_secs_f64() * 1000.0,
-            m.cache_hits as i64,
+            m.cache_hits as i64 + service_hits,
+            service_calls,
+            service_texts,
         ),
-        None => (None, None, 0, 0, 0, 0.0, 0),
+        None => (
+            None,
+            None,
+            0,
+            0,
+            0,
+            0.0,
+            service_hits,
+            service_calls,
+            service_texts,
+        ),
     };
     TableIterator::once(row)
 }

@@ -81,6 +81,11 @@ fn bundled_onnxruntime() -> Option<String> {
     path.is_file().then(|| path.to_string_lossy().into_owned())
 }
 
+/// The ONNX Runtime library the settings name (or the bundled one).
+pub fn configured_library() -> Option<String> {
+    text_setting(&ONNXRUNTIME_PATH).or_else(bundled_onnxruntime)
+}
+
 /// Runs `f` on the model the current settings name, loading it first if needed.
 pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
     let dir = required_setting(
@@ -89,7 +94,7 @@ pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
         "SET tasb.model_dir = '/path/to/model' (a directory made by scripts/export_model.py), as a superuser or in postgresql.conf.",
     );
     let library = required_setting(
-        text_setting(&ONNXRUNTIME_PATH).or_else(bundled_onnxruntime),
+        configured_library(),
         "tasb.onnxruntime_path",
         "Set tasb.onnxruntime_path to libonnxruntime.so.1.32.0 (scripts/setup.sh installs it) in postgresql.conf, or install it as $libdir/tasb/libonnxruntime.so.1.32.0 as the Debian package does.",
     );

@@ -152,4 +152,14 @@ mod tests {
         Spi::run("SET tasb.model_dir = ''").unwrap();
         Spi::run("SELECT tasb_encode('x')").unwrap();
     }
+
+    #[pg_test]
+    fn without_preloading_there_is_no_service_and_the_session_encodes() {
+        let state = Spi::get_one::<String>("SELECT state FROM tasb_service_stats()").unwrap();
+        assert_eq!(state.as_deref(), Some("not preloaded"));
+        let got = vector("SELECT tasb_encode('a')::real[]::float8[]");
+        assert!(max_abs_diff(&got, &reference_cls("a")) <= 1e-4);
+        let service_calls = Spi::get_one::<i64>("SELECT service_calls FROM tasb_stats()").unwrap();
+        assert_eq!(service_calls, Some(0));
+    }
 }
