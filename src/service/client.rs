@@ -1,8 +1,9 @@
 //! A session's side of the service: route its texts there when it serves the session's model.
 
 use super::shmem;
+use crate::encode::model::configured_library;
 use crate::encode::model::raise_encoder_error;
-use crate::encode::settings::{text_setting, MODEL_DIR};
+use crate::encode::settings::{text_setting, DEVICE, MODEL_DIR};
 use pgrx::pg_sys;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
@@ -51,7 +52,14 @@ fn service_generation() -> Option<(u64, &'static tasb_service::Shared)> {
     if !super::SERVICE.get() {
         return None;
     }
-    match route(shared, text_setting(&MODEL_DIR).as_deref()) {
+    let identity = text_setting(&MODEL_DIR).and_then(|dir| {
+        Some(super::model_identity(
+            &dir,
+            &configured_library()?,
+            DEVICE.get(),
+        ))
+    });
+    match route(shared, identity.as_deref()) {
         Route::Service { generation } => Some((generation, shared)),
         Route::Backend => None,
         Route::Unavailable(failure) => raise(failure),

@@ -11,7 +11,15 @@ pub mod runner;
 pub mod shmem;
 pub mod supervisor;
 
+use crate::encode::settings::DeviceSetting;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+/// What decides a model's vectors, as one string: the service serves a session only when the
+/// session's settings give the same (another tasb.model_dir, tasb.onnxruntime_path or
+/// tasb.device in a session runs that session's own model).
+pub fn model_identity(model_dir: &str, library: &str, device: DeviceSetting) -> String {
+    format!("{model_dir}\n{library}\n{device:?}")
+}
 
 pub static SERVICE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static SERVICE_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);

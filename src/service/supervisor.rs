@@ -81,7 +81,10 @@ impl Supervisor {
         if enabled != self.enabled || settings != self.settings || retry || self.generation == 0 {
             let serving = enabled && settings.is_some();
             let model_dir = settings.as_ref().map_or("", |s| s.model_dir.as_str());
-            self.generation = self.shared.publish_config(serving, model_dir);
+            let identity = settings.as_ref().map_or(String::new(), |s| {
+                super::model_identity(&s.model_dir, &s.library, DEVICE.get())
+            });
+            self.generation = self.shared.publish_config(serving, model_dir, &identity);
             self.shared.notify_server(); // a runner of the old generation stops at once
             self.enabled = enabled;
             self.settings = settings;
@@ -212,7 +215,7 @@ impl Supervisor {
 
     /// At shutdown: stops the runner and fails what it held.
     fn stop(&mut self) {
-        self.generation = self.shared.publish_config(false, "");
+        self.generation = self.shared.publish_config(false, "", "");
         self.shared.notify_server();
         if let Some(r) = self.runner.take() {
             let mut wait_status = 0;

@@ -3,6 +3,8 @@
 \getenv tasb_home TASB_HOME
 SELECT set_config('tasb_test.home', :'tasb_home', false) <> '' AS home_known;
 SELECT set_config('tasb.model_dir', :'tasb_home' || '/models/tiny-distilbert', false) <> '' AS model_set;
+-- The session path's own errors (the encoder service's are in tests/service.sh).
+SET tasb.service = off;
 -- Messages with this machine's paths in them are shown with $TASB_HOME in place of the path.
 CREATE FUNCTION error_of(statement text) RETURNS TABLE (message text, hint text)
 LANGUAGE plpgsql AS $$

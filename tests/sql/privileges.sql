@@ -20,7 +20,7 @@ SELECT '[1,2,3]'::tasbvec <#> '[1,1,1]' AS nip, '[1,2]'::tasbhalf::tasbvec AS ha
 SELECT vector_dims(tasb_encode('hello')) AS dims, cardinality(tasb_encode_batch(ARRAY['a', 'b'])) AS n,
        tasb_score('a', 'b') = -(tasb_encode('a') <#> tasb_encode('b')) AS score_is_dot,
        (SELECT count(*) FROM tasb_rerank('a', ARRAY['b', 'c'])) AS reranked,
-       (SELECT model_calls > 0 FROM tasb_stats()) AS stats;
+       (SELECT model_calls + service_calls > 0 FROM tasb_stats()) AS stats;
 -- The trigger on a table of one's own.
 CREATE TABLE alice_docs (id int PRIMARY KEY, body text, emb tasbvec(16));
 CREATE TRIGGER embed BEFORE INSERT OR UPDATE OF body ON alice_docs

@@ -21,16 +21,17 @@ pub enum Route {
     Unavailable(Failure),
 }
 
-/// The route for a session whose settings name `session_model_dir`.
-pub fn route(shared: &Shared, session_model_dir: Option<&str>) -> Route {
+/// The route for a session whose settings give the model identity `session_identity` (see
+/// [`crate::ServiceConfig::identity`]).
+pub fn route(shared: &Shared, session_identity: Option<&str>) -> Route {
     if !shared.is_initialised() {
         return Route::Backend;
     }
     let config = shared.config();
-    if config.generation == 0 || !config.enabled || config.model_dir.is_empty() {
+    if config.generation == 0 || !config.enabled || config.identity.is_empty() {
         return Route::Backend;
     }
-    if session_model_dir != Some(config.model_dir.as_str()) {
+    if session_identity != Some(config.identity.as_str()) {
         return Route::Backend;
     }
     let status = shared.status();

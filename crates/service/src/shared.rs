@@ -16,6 +16,9 @@ pub struct ServiceConfig {
     pub generation: u64,
     pub enabled: bool,
     pub model_dir: String,
+    /// Everything that decides the vectors (model directory, ONNX Runtime library, device): a
+    /// session whose own settings give another identity runs its own model.
+    pub identity: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +75,7 @@ pub struct Shared {
     config_generation: AtomicU64,
     config_enabled: AtomicU32,
     config_model_dir: AtomicText<128>,
+    config_identity: AtomicText<400>,
     status_lock: SeqLock,
     status_generation: AtomicU64,
     status_state: AtomicU32,
@@ -140,18 +144,20 @@ impl Shared {
             generation: self.config_generation.load(Ordering::Relaxed),
             enabled: self.config_enabled.load(Ordering::Relaxed) != 0,
             model_dir: self.config_model_dir.load(),
+            identity: self.config_identity.load(),
         })
     }
 
     /// Publishes a new configuration with the next generation, which it returns. One writer: the
     /// supervisor.
-    pub fn publish_config(&self, enabled: bool, model_dir: &str) -> u64 {
+    pub fn publish_config(&self, enabled: bool, model_dir: &str, identity: &str) -> u64 {
         self.config_lock.write(|| {
             let generation = self.config_generation.load(Ordering::Relaxed) + 1;
             self.config_generation.store(generation, Ordering::Relaxed);
             self.config_enabled
                 .store(u32::from(enabled), Ordering::Relaxed);
             self.config_model_dir.store(model_dir);
+            self.config_identity.store(identity);
             generation
         })
     }
