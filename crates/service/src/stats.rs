@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Queue-wait histogram buckets: bucket b holds waits below 2^((b+1)/4) microseconds, so each
-/// bucket is about 19% wide and 64 of them reach about a minute.
-pub const WAIT_BUCKETS: usize = 64;
+/// bucket is about 19% wide and 128 of them reach past an hour.
+pub const WAIT_BUCKETS: usize = 128;
 
 #[repr(C)]
 pub struct Counters {
