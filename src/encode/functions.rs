@@ -7,12 +7,11 @@
 //! a parallel worker would load its own copy of the model; compute the query vector once in the
 //! leader (`ORDER BY emb <#> (SELECT tasb_encode($1))`) and the scan itself still runs in parallel.
 
-use super::model::{raise_encoder_error, stats, with_model, LoadedModel};
+use super::model::{raise_encoder_error, stats, with_model, LoadedModel, QueryCache};
 use super::settings::{text_setting, BATCH_SIZE, MODEL_DIR};
 use crate::types::OwnedVec;
 use pgrx::prelude::*;
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::RefCell;
 use tasb_vecmath::distance::{dot, Elements};
 
 /// Encodes texts in input order, checking for query cancel between model calls.
@@ -45,48 +44,40 @@ pub(crate) fn encode_passage(text: &str) -> Vec<f32> {
     encode_routed(&[text]).pop().unwrap_or_default()
 }
 
-const SERVICE_CACHE_ENTRIES: usize = 16;
-
 thread_local! {
-    // Recent query encodings answered by the service, most recent first: (model_dir, text,
-    // vector). Backends are single-threaded.
-    static SERVICE_CACHE: RefCell<VecDeque<(String, String, Vec<f32>)>> =
-        const { RefCell::new(VecDeque::new()) };
-    static SERVICE_CACHE_HITS: Cell<u64> = const { Cell::new(0) };
+    // Recent query encodings answered by the service, and the model directory they came from.
+    // Backends are single-threaded.
+    static SERVICE_CACHE: RefCell<(String, QueryCache)> =
+        RefCell::new((String::new(), QueryCache::default()));
 }
 
 /// One text's vector, through the session's cache of recent query encodings.
 fn encode_one(text: &str) -> Vec<f32> {
     if crate::service::client::serves_this_session() {
         let dir = text_setting(&MODEL_DIR).unwrap_or_default();
-        let hit = SERVICE_CACHE.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            let at = cache.iter().position(|(d, t, _)| *d == dir && t == text)?;
-            let entry = cache.remove(at)?;
-            let vector = entry.2.clone();
-            cache.push_front(entry);
-            Some(vector)
+        let hit = SERVICE_CACHE.with(|cell| {
+            let (cached_dir, cache) = &mut *cell.borrow_mut();
+            if *cached_dir != dir {
+                cache.clear();
+                *cached_dir = dir;
+            }
+            cache.cached(text)
         });
         if let Some(vector) = hit {
-            SERVICE_CACHE_HITS.with(|c| c.set(c.get() + 1));
             return vector;
         }
         if let Some(mut vectors) = crate::service::client::encode(&[text]) {
             let vector = vectors.pop().unwrap_or_default();
-            SERVICE_CACHE.with(|cache| {
-                let mut cache = cache.borrow_mut();
-                cache.push_front((dir, text.to_string(), vector.clone()));
-                cache.truncate(SERVICE_CACHE_ENTRIES);
-            });
+            SERVICE_CACHE.with(|cell| cell.borrow_mut().1.remember(text, &vector));
             return vector;
         }
     }
     with_model(|model| {
-        if let Some(vector) = model.cached(text) {
+        if let Some(vector) = model.cache.cached(text) {
             return vector;
         }
         let vector = encode_texts(model, &[text]).pop().unwrap_or_default();
-        model.remember(text, &vector);
+        model.cache.remember(text, &vector);
         vector
     })
 }
@@ -172,7 +163,7 @@ fn tasb_stats() -> TableIterator<
         name!(service_texts, i64),
     ),
 > {
-    let service_hits = SERVICE_CACHE_HITS.with(Cell::get) as i64;
+    let service_hits = SERVICE_CACHE.with(|cell| cell.borrow().1.hits) as i64;
     let (service_calls, service_texts) = crate::service::client::session_counts();
     let (service_calls, service_texts) = (service_calls as i64, service_texts as i64);
     let row = match stats() {

@@ -20,25 +20,35 @@ pub struct LoadedModel {
     library: String,
     options: LoadOptions,
     pub encoder: Encoder,
-    /// Most recent first: (text, vector).
-    cache: VecDeque<(String, Vec<f32>)>,
-    pub cache_hits: u64,
+    pub cache: QueryCache,
 }
 
-impl LoadedModel {
+/// Recent query encodings of one model, most recent first.
+#[derive(Default)]
+pub struct QueryCache {
+    entries: VecDeque<(String, Vec<f32>)>,
+    pub hits: u64,
+}
+
+impl QueryCache {
     /// The cached encoding of `text`, counting the hit.
     pub fn cached(&mut self, text: &str) -> Option<Vec<f32>> {
-        let position = self.cache.iter().position(|(t, _)| t == text)?;
-        let entry = self.cache.remove(position)?;
+        let position = self.entries.iter().position(|(t, _)| t == text)?;
+        let entry = self.entries.remove(position)?;
         let vector = entry.1.clone();
-        self.cache.push_front(entry);
-        self.cache_hits += 1;
+        self.entries.push_front(entry);
+        self.hits += 1;
         Some(vector)
     }
 
     pub fn remember(&mut self, text: &str, vector: &[f32]) {
-        self.cache.push_front((text.to_string(), vector.to_vec()));
-        self.cache.truncate(CACHE_ENTRIES);
+        self.entries.push_front((text.to_string(), vector.to_vec()));
+        self.entries.truncate(CACHE_ENTRIES);
+    }
+
+    /// Forgets every entry (they belong to another model), keeping the count of hits.
+    pub fn clear(&mut self) {
+        self.entries.clear();
     }
 }
 
@@ -119,8 +129,7 @@ pub fn with_model<T>(f: impl FnOnce(&mut LoadedModel) -> T) -> T {
                     library,
                     options,
                     encoder,
-                    cache: VecDeque::new(),
-                    cache_hits: 0,
+                    cache: QueryCache::default(),
                 })
             }
         };
@@ -135,7 +144,7 @@ pub fn stats() -> Option<ModelStats> {
             dir: m.dir.clone(),
             device: m.encoder.device().to_string(),
             encode: m.encoder.stats(),
-            cache_hits: m.cache_hits,
+            cache_hits: m.cache.hits,
         })
     })
 }
