@@ -219,8 +219,12 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
         .copied()
         .unwrap_or(pages::INVALID_BLOCK);
     let rows = state.rows;
+    meta.vectors = rows as u64;
     if rows == 0 {
-        notice("tasb_ivf: the table has no vectors, so the index has no lists yet; REINDEX after loading data for fast scans".into());
+        notice(
+            "tasb_ivf: the table has no vectors yet; the index makes its lists as rows arrive"
+                .into(),
+        );
         return meta;
     }
     let dims = state.dims;
@@ -384,6 +388,7 @@ unsafe fn write_lists(state: &mut BuildState) -> Meta {
     unsafe { write_centroids(state.index, &mut meta, &centroids, &spreads, &heads) };
     let chosen = kmeans::on(pool, || calibration.probes(&centroids, &norms));
     meta.default_probes = chosen.probes as u32;
+    meta.tuned_lists = meta.lists;
     meta.estimated_recall = chosen.estimated_recall as f32;
     meta
 }
@@ -433,7 +438,7 @@ impl ImageBudget {
 /// The build's worker threads: leader plus `max_parallel_maintenance_workers`, as Postgres's own
 /// parallel builds (at most one per core). They start with every signal blocked, so Postgres's
 /// signal handlers only ever run on the backend's own thread; they never call Postgres.
-fn build_pool() -> rayon::ThreadPool {
+pub fn build_pool() -> rayon::ThreadPool {
     // SAFETY: reading a GUC variable.
     let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -582,6 +587,7 @@ pub unsafe fn write_centroids(
     }
     meta.lists = lists as u32;
     meta.centroid_start = first;
+    meta.centroid_tail = expected - 1;
     meta.centroids_per_page = per_page as u32;
 }
 

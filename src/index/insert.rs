@@ -6,6 +6,7 @@ use super::cache;
 use super::lists::{self, centroid_location};
 use super::metric::{self, Metric};
 use super::pages::{self, Locked, PageView, WalRecord, KIND_CENTROID, KIND_LIST, KIND_VECTOR};
+use super::split;
 use super::vectors::{
     column_dims, datum_elements, dims_mismatch, element_bytes, to_f32, too_large,
 };
@@ -38,17 +39,6 @@ pub unsafe extern "C-unwind" fn aminsert(
         }
         let (meta, (vector_block, vector_offset)) =
             append_vector(index, heap, dims, bytes, &*heap_tid);
-        let shape = cache::shape(index, &meta);
-        let centroids = &shape.centroids;
-        let list = kmeans::nearest(centroids, &shape.inverse_norms, dims, &x);
-        let mut code = Vec::new();
-        let spread = encode_entry(
-            &shape.rotation,
-            &centroids[list * dims..(list + 1) * dims],
-            &x,
-            lists::layout(&meta).ex_planes(),
-            &mut code,
-        );
         let mut payload = Vec::with_capacity(pages::PAYLOAD_BYTES);
         pages::Payload {
             heap: *heap_tid,
@@ -56,7 +46,40 @@ pub unsafe extern "C-unwind" fn aminsert(
             vector_offset,
         }
         .write(&mut payload);
-        add_entry(index, &meta, list as u32, &code, &payload, spread);
+        let mut meta = meta;
+        let mut code = Vec::new();
+        loop {
+            let (current, shape) = cache::shape(index, meta);
+            let list = kmeans::nearest(&shape.centroids, &shape.inverse_norms, dims, &x);
+            code.clear();
+            let spread = encode_entry(
+                &shape.rotation,
+                shape.centroid(dims, list),
+                &x,
+                lists::layout(&current).ex_planes(),
+                &mut code,
+            );
+            match add_entry(
+                index,
+                &current,
+                &shape,
+                list as u32,
+                &code,
+                &payload,
+                spread,
+            ) {
+                Added::Entry => break,
+                Added::NewBlock => {
+                    split::consider(index, list as u32);
+                    break;
+                }
+                // A split changed the list since the shape was read: assign the row again.
+                Added::Stale => {
+                    pgrx::check_for_interrupts!();
+                    meta = lists::meta(index);
+                }
+            }
+        }
         false
     }
 }
@@ -84,6 +107,7 @@ unsafe fn append_vector(
         let mut meta = meta_lock
             .ok(pages::read_meta(meta_lock.page()))
             .unwrap_or_else(|| lists::not_an_index());
+        meta.vectors += 1;
         if meta.dims == 0 {
             meta.dims = dims as u32;
         } else if meta.dims as usize != dims {
@@ -92,6 +116,7 @@ unsafe fn append_vector(
             }
             let mut fresh = pages::new_meta(dims as u32);
             fresh.directory_epoch = meta.directory_epoch.wrapping_add(1);
+            fresh.vectors = 1;
             meta = fresh;
         }
         let mut held: Vec<Locked> = Vec::with_capacity(3);
@@ -129,6 +154,7 @@ unsafe fn append_vector(
             pages::add_item(page, &centroid_item).unwrap_or_else(|| too_large(dims));
             meta.lists = 1;
             meta.centroid_start = centroid.block();
+            meta.centroid_tail = centroid.block();
             meta.centroids_per_page = pages::items_per_page(centroid_item.len()) as u32;
             held.push(centroid);
         }
@@ -238,6 +264,18 @@ unsafe fn may_hold_live_rows(index: pg_sys::Relation, heap: pg_sys::Relation) ->
     }
 }
 
+/// What [`add_entry`] did.
+enum Added {
+    /// The entry went on the list's head page.
+    Entry,
+    /// The entry started a new block (the list grew by a block of entries: time to see whether it
+    /// should split).
+    NewBlock,
+    /// The list's centroid is not the one the entry was encoded against (a split changed it):
+    /// nothing was written.
+    Stale,
+}
+
 /// Adds an entry at the head of `list`: into a block of the head page with room, else a new
 /// block on the head page, else a new head page linked to the old one; raises the list's
 /// spread when this residual is wider. The centroid
@@ -247,13 +285,14 @@ unsafe fn may_hold_live_rows(index: pg_sys::Relation, heap: pg_sys::Relation) ->
 unsafe fn add_entry(
     index: pg_sys::Relation,
     meta: &pages::Meta,
+    shape: &cache::Shape,
     list: u32,
     code: &[u8],
     payload: &[u8],
     spread: f32,
-) {
+) -> Added {
     let layout = lists::layout(meta);
-    let (block, offset) = centroid_location(meta, list);
+    let (block, offset) = centroid_location(meta, &shape.centroid_pages, list);
     // SAFETY: lock order centroid page, then list page, then (when the directory changes) the
     // meta page; all released below. Nobody waits for a centroid or list page while holding the
     // meta page: append_vector holds it only while locking vector pages and, for an empty
@@ -263,11 +302,15 @@ unsafe fn add_entry(
         let centroid = Locked::new(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         let centroid_page = centroid.view(KIND_CENTROID);
         let item = centroid.ok(centroid_page.item_sized(offset, lists::centroid_item_bytes(meta)));
+        if !lists::centroid_is(item, shape.centroid(meta.dims as usize, list as usize)) {
+            return Added::Stale;
+        }
         let head = lists::read_head(item);
         let wider = spread > lists::read_spread(item);
         let mut wal = WalRecord::start(index);
         let mut held = None;
         let mut new_head = None;
+        let mut new_block = false;
         if head != pages::INVALID_BLOCK {
             let head_lock = Locked::new(index, head, pg_sys::BUFFER_LOCK_EXCLUSIVE);
             let head_page = head_lock.view(KIND_LIST);
@@ -287,6 +330,7 @@ unsafe fn add_entry(
                 let block_item = layout.with_entry(code, payload);
                 pages::add_item(wal.page(head_lock.buffer(), false), &block_item);
                 held = Some(head_lock);
+                new_block = true;
             }
         }
         if held.is_none() {
@@ -321,5 +365,10 @@ unsafe fn add_entry(
         drop(meta_lock);
         drop(held);
         drop(centroid);
+        if new_block || new_head.is_some() {
+            Added::NewBlock
+        } else {
+            Added::Entry
+        }
     }
 }

@@ -48,56 +48,109 @@ pub fn not_an_index() -> ! {
     )
 }
 
-/// Block and item of list `list`'s centroid.
-pub fn centroid_location(meta: &Meta, list: u32) -> (pg_sys::BlockNumber, pg_sys::OffsetNumber) {
+/// Block and item of list `list`'s centroid, given the centroid pages in order
+/// ([`super::cache::Shape::centroid_pages`]).
+pub fn centroid_location(
+    meta: &Meta,
+    centroid_pages: &[pg_sys::BlockNumber],
+    list: u32,
+) -> (pg_sys::BlockNumber, pg_sys::OffsetNumber) {
     let per_page = meta.centroids_per_page.max(1);
-    (
-        meta.centroid_start + list / per_page,
-        (list % per_page) as pg_sys::OffsetNumber + 1,
-    )
+    let page = centroid_pages
+        .get((list / per_page) as usize)
+        .copied()
+        .unwrap_or(pages::INVALID_BLOCK);
+    (page, (list % per_page) as pg_sys::OffsetNumber + 1)
 }
 
-/// Calls `visit` with every centroid item in list order, one centroid page locked at a time.
+/// Calls `visit` with every centroid page's block and items in list order, one centroid page
+/// locked at a time. The build's pages are contiguous from `centroid_start`; a page that splits
+/// added is named by the `next` link of the page before it.
 ///
 /// # Safety
-/// `index` is an open tasb_ivf index and `meta` its current meta.
-unsafe fn for_each_centroid_item(
+/// `index` is an open tasb_ivf index and `meta` was read from it.
+unsafe fn for_each_centroid_page(
     index: pg_sys::Relation,
     meta: &Meta,
-    mut visit: impl FnMut(&[u8]),
+    mut visit: impl FnMut(pg_sys::BlockNumber, &[&[u8]]),
 ) {
     let per_page = meta.centroids_per_page.max(1);
     let item_bytes = centroid_item_bytes(meta);
+    let mut block = meta.centroid_start;
     for p in 0..meta.lists.div_ceil(per_page) {
-        // SAFETY: centroid pages are contiguous from centroid_start (see pages.rs); the guard
-        // keeps each locked while its items are read.
-        let locked =
-            unsafe { Locked::new(index, meta.centroid_start + p, pg_sys::BUFFER_LOCK_SHARE) };
+        // SAFETY: a centroid page of the index (lists beyond it exist); the guard keeps it locked
+        // while its items are read.
+        let locked = unsafe { Locked::new(index, block, pg_sys::BUFFER_LOCK_SHARE) };
         let page = locked.view(pages::KIND_CENTROID);
-        let items = per_page.min(meta.lists - p * per_page);
-        for offset in 1..=items as pg_sys::OffsetNumber {
-            visit(locked.ok(page.item_sized(offset, item_bytes)));
+        let count = per_page.min(meta.lists - p * per_page);
+        let mut items = Vec::with_capacity(count as usize);
+        for offset in 1..=count as pg_sys::OffsetNumber {
+            items.push(locked.ok(page.item_sized(offset, item_bytes)));
         }
+        visit(block, &items);
+        block = match page.next() {
+            pages::INVALID_BLOCK => block + 1,
+            next => next,
+        };
     }
 }
 
-/// All centroids, row-major (read through [`super::cache`]).
+/// The centroids (row-major), each list's head and spread, and the centroid pages in order: all
+/// read in one walk over the centroid pages (through [`super::cache`], which checks that no
+/// split changed them meanwhile).
 ///
 /// # Safety
-/// As for [`for_each_centroid_item`].
-pub unsafe fn centroids(index: pg_sys::Relation, meta: &Meta) -> Vec<f32> {
-    let mut out = Vec::with_capacity(meta.lists as usize * meta.dims as usize);
+/// As for [`for_each_centroid_page`].
+pub unsafe fn read_shape(
+    index: pg_sys::Relation,
+    meta: &Meta,
+) -> (Vec<f32>, Directory, Vec<pg_sys::BlockNumber>) {
+    let lists = meta.lists as usize;
+    let mut centroids = Vec::with_capacity(lists * meta.dims as usize);
+    let mut directory = Directory {
+        epoch: meta.directory_epoch,
+        spreads: Vec::with_capacity(lists),
+        heads: Vec::with_capacity(lists),
+    };
+    let mut centroid_pages = Vec::new();
     // SAFETY: per the contract.
     unsafe {
-        for_each_centroid_item(index, meta, |item| {
-            out.extend(
-                item[CENTROID_PREFIX..]
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            )
+        for_each_centroid_page(index, meta, |block, items| {
+            centroid_pages.push(block);
+            for item in items {
+                directory.heads.push(read_head(item));
+                directory.spreads.push(read_spread(item));
+                centroids.extend(
+                    item[CENTROID_PREFIX..]
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+            }
         })
     };
-    out
+    (centroids, directory, centroid_pages)
+}
+
+/// Each list's head and spread alone, in one walk over the centroid pages.
+///
+/// # Safety
+/// As for [`for_each_centroid_page`].
+pub unsafe fn read_directory(index: pg_sys::Relation, meta: &Meta) -> Directory {
+    let mut directory = Directory {
+        epoch: meta.directory_epoch,
+        spreads: Vec::with_capacity(meta.lists as usize),
+        heads: Vec::with_capacity(meta.lists as usize),
+    };
+    // SAFETY: per the contract.
+    unsafe {
+        for_each_centroid_page(index, meta, |_, items| {
+            for item in items {
+                directory.heads.push(read_head(item));
+                directory.spreads.push(read_spread(item));
+            }
+        })
+    };
+    directory
 }
 
 /// Each list's spread (largest residual norm) and first page. Inserts raise spreads and put new
@@ -109,36 +162,14 @@ pub struct Directory {
     pub heads: Vec<pg_sys::BlockNumber>,
 }
 
-/// Reads the [`Directory`] in one walk over the centroid pages.
-///
-/// # Safety
-/// As for [`for_each_centroid_item`].
-pub unsafe fn directory(index: pg_sys::Relation, meta: &Meta) -> Directory {
-    let mut directory = Directory {
-        epoch: meta.directory_epoch,
-        spreads: Vec::with_capacity(meta.lists as usize),
-        heads: Vec::with_capacity(meta.lists as usize),
-    };
-    // SAFETY: per the contract.
-    unsafe {
-        for_each_centroid_item(index, meta, |item| {
-            directory.spreads.push(read_spread(item));
-            directory.heads.push(read_head(item));
-        })
-    };
-    directory
-}
-
-/// The first page of a list (INVALID_BLOCK when empty).
-///
-/// # Safety
-/// As for [`centroids`].
-pub unsafe fn head(index: pg_sys::Relation, meta: &Meta, list: u32) -> pg_sys::BlockNumber {
-    let (block, offset) = centroid_location(meta, list);
-    // SAFETY: a centroid page of the index (list < meta.lists), locked while read.
-    let locked = unsafe { Locked::new(index, block, pg_sys::BUFFER_LOCK_SHARE) };
-    let page = locked.view(pages::KIND_CENTROID);
-    read_head(locked.ok(page.item_sized(offset, centroid_item_bytes(meta))))
+/// Whether a centroid item holds exactly `centroid`.
+pub fn centroid_is(centroid_item: &[u8], centroid: &[f32]) -> bool {
+    let stored = &centroid_item[CENTROID_PREFIX..];
+    stored.len() == centroid.len() * 4
+        && stored
+            .chunks_exact(4)
+            .zip(centroid)
+            .all(|(b, c)| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) == c.to_bits())
 }
 
 pub fn read_head(centroid_item: &[u8]) -> pg_sys::BlockNumber {

@@ -83,11 +83,18 @@ pub unsafe fn lists_option(index: pg_sys::Relation) -> usize {
     }
 }
 
-/// Lists per round for a scan: `tasb.probes` when set, else the build's calibrated default.
+/// Lists per round for a scan: `tasb.probes` when set, else the build's calibrated default, for
+/// as many lists as the build made: when splits have added lists since, the same share of them.
 pub fn probes(meta: &super::pages::Meta) -> usize {
+    let lists = meta.lists as usize;
     match (PROBES.get(), meta.default_probes) {
-        (0, 0) => tasb_index::ivf::default_probes(meta.lists as usize),
-        (0, calibrated) => calibrated as usize,
+        (0, 0) => tasb_index::ivf::default_probes(lists),
+        (0, calibrated) => {
+            let tuned = (meta.tuned_lists as usize).max(1);
+            (calibrated as usize * lists.max(tuned))
+                .div_ceil(tuned)
+                .min(lists.max(1))
+        }
         (n, _) => n as usize,
     }
 }

@@ -9,7 +9,10 @@
 //!                   special.next: the previous page of the same list (lists grow at the head)
 //! centroid pages    items: list head block (u32), the list's spread (f32: its largest residual
 //!                   norm, used to rank lists), the centroid (f32 x dims);
-//!                   list l is item (l % per_page) + 1 of page centroid_start + l / per_page
+//!                   list l is item (l % per_page) + 1 of the (l / per_page)-th centroid page;
+//!                   the build writes them contiguously from centroid_start (special.next
+//!                   unset); pages that splits add are linked from the previous last page's
+//!                   special.next (see lists::centroid_pages)
 //! ```
 //! Every page change after the build goes through generic WAL; a build writes pages directly and
 //! then logs them all with `log_newpage_range`.
@@ -52,6 +55,15 @@ pub struct Meta {
     /// indexes built before tasb 0.3.0, whose meta pages end before this field).
     pub estimated_recall: f32,
     pub _reserved: u32,
+    /// The last centroid page, where a split puts its new list (0 on indexes from before tasb
+    /// 0.5, read as the last of the build's contiguous centroid pages).
+    pub centroid_tail: pg_sys::BlockNumber,
+    /// Lists when `default_probes` was chosen: splits add lists, and the default grows with them
+    /// (0 before tasb 0.5, read as `lists`).
+    pub tuned_lists: u32,
+    /// Vectors written (the build's and every insert's, dead ones included): the table size that
+    /// decides when a list has outgrown its share (0 before tasb 0.5: lists do not split).
+    pub vectors: u64,
 }
 
 /// The bytes of a meta page written before `estimated_recall` existed: such pages are read with
@@ -209,7 +221,22 @@ pub unsafe fn read_meta(page: pg_sys::Page) -> Result<Option<Meta>, PageError> {
     // SAFETY: `raw` holds size_of::<Meta>() bytes; Meta is plain integers and floats, valid for
     // any bits; read_unaligned needs no alignment.
     let meta = unsafe { std::ptr::read_unaligned(raw.as_ptr() as *const Meta) };
-    Ok((meta.magic == MAGIC && meta.version == LAYOUT_VERSION).then_some(meta))
+    if meta.magic != MAGIC || meta.version != LAYOUT_VERSION {
+        return Ok(None);
+    }
+    Ok(Some(with_defaults(meta)))
+}
+
+/// Fills the fields a meta page from before tasb 0.5 lacks (read as 0) from the others.
+fn with_defaults(mut meta: Meta) -> Meta {
+    if meta.centroid_tail == 0 && meta.lists > 0 {
+        meta.centroid_tail =
+            meta.centroid_start + (meta.lists - 1) / meta.centroids_per_page.max(1);
+    }
+    if meta.tuned_lists == 0 && meta.default_probes > 0 {
+        meta.tuned_lists = meta.lists;
+    }
+    meta
 }
 
 pub fn new_meta(dims: u32) -> Meta {
@@ -227,6 +254,9 @@ pub fn new_meta(dims: u32) -> Meta {
         directory_epoch: 0,
         estimated_recall: 0.0,
         _reserved: 0,
+        centroid_tail: INVALID_BLOCK,
+        tuned_lists: 0,
+        vectors: 0,
     }
 }
 
@@ -443,6 +473,21 @@ impl PageImage {
     pub fn is_empty(&mut self) -> bool {
         // SAFETY: an initialised private page.
         unsafe { max_offset(self.page()) == 0 }
+    }
+
+    /// Copies the image over `page`.
+    ///
+    /// # Safety
+    /// `page` points to BLCKSZ writable bytes (a locked buffer's page or a WAL record's copy).
+    pub unsafe fn copy_to(&self, page: pg_sys::Page) {
+        // SAFETY: per the contract; the image holds BLCKSZ bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.words.as_ptr() as *const u8,
+                page as *mut u8,
+                pg_sys::BLCKSZ as usize,
+            )
+        };
     }
 
     /// Writes the image to a new block at the end of `index` (no WAL: builds log every page at

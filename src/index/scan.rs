@@ -7,8 +7,8 @@ use super::cache;
 use super::lists::{self, Directory, Walk};
 use super::metric::{self, Metric};
 use super::options::probes;
-use super::pages::{self, Locked, Meta, PageError, Payload};
-use super::vectors::{as_elements, datum_elements, dims_mismatch, element_bytes, to_f32};
+use super::pages::{self, Locked, Meta, Payload};
+use super::vectors::{datum_elements, dims_mismatch, element_bytes, stored_elements, to_f32};
 use pgrx::{pg_sys, PgMemoryContexts};
 use std::rc::Rc;
 use tasb_index::block::BlockLayout;
@@ -21,7 +21,8 @@ struct Active {
     layout: BlockLayout,
     /// Each list's first page and spread as of the directory epoch the rescan read: every entry
     /// of a row the scan's snapshot can see was added, and any new head page announced, before
-    /// then; pages are only ever put in front of a list.
+    /// then; pages are only ever put in front of a list, and a split leaves the pages it replaced
+    /// as they were, so a scan that began before it reads the lists as they were.
     directory: Rc<Directory>,
     query: Vec<f32>,
     metric: Metric,
@@ -84,8 +85,7 @@ pub unsafe extern "C-unwind" fn amrescan(
             // No ORDER BY value (or NULL): every row, in no particular order.
             vec![0.0; dims]
         };
-        let shape = cache::shape(index, &meta);
-        let directory = cache::directory(index, &meta);
+        let (meta, shape, directory) = cache::snapshot(index, meta);
         let probes = probes(&meta);
         let scan_order = Scan::new(
             &query,
@@ -190,17 +190,13 @@ fn exact_score(
     let locked = unsafe { Locked::new(index, payload.vector_block, pg_sys::BUFFER_LOCK_SHARE) };
     let page = locked.view(pages::KIND_VECTOR);
     let (_, bytes) = locked.ok(page.any_vector_item(payload.vector_offset, dims));
-    let elements = as_elements(dims, bytes).unwrap_or_else(|| {
-        pages::corrupt(
-            index,
-            payload.vector_block,
-            PageError::ItemSize {
-                offset: payload.vector_offset,
-                len: bytes.len(),
-                expected: dims * 4,
-            },
-        )
-    });
+    let elements = stored_elements(
+        index,
+        payload.vector_block,
+        payload.vector_offset,
+        dims,
+        bytes,
+    );
     let dot = distance::dot(Elements::F32(query), elements);
     match metric {
         Metric::Cosine => (dot / distance::dot(elements, elements).sqrt()) as f32,

@@ -3,8 +3,11 @@
 //! list's head page; space on older pages is reclaimed by REINDEX, as are the vectors of removed
 //! entries (never read again). Centroids stay, so recall stays.
 
+use super::cache;
 use super::lists::{self, Walk};
 use super::pages::{self, Locked, Payload, WalRecord};
+use super::retune;
+use super::split::SplitLock;
 use pgrx::pg_sys;
 
 #[pgrx::pg_guard]
@@ -46,6 +49,9 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         } else {
             stats
         };
+        if retune::is_due(&lists::meta((*info).index)) {
+            retune::retune((*info).index);
+        }
         (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(
             (*info).index,
             pg_sys::ForkNumber::MAIN_FORKNUM,
@@ -62,14 +68,20 @@ unsafe fn walk(
 ) {
     // SAFETY: `info` is VACUUM's, with an open index.
     let (index, strategy) = unsafe { ((*info).index, (*info).strategy) };
+    // No split while VACUUM walks the lists: a split could copy an entry this removes.
+    let _no_splits = SplitLock::share(index);
     // SAFETY: an open tasb_ivf index.
     let meta = unsafe { lists::meta(index) };
     let layout = lists::layout(&meta);
     let mut live = 0.0;
     let mut removed = 0.0;
+    if meta.lists == 0 {
+        return;
+    }
+    // SAFETY: an open tasb_ivf index with lists, and `meta` just read from it.
+    let (meta, _, directory) = unsafe { cache::snapshot(index, meta) };
     for list in 0..meta.lists {
-        // SAFETY: list < meta.lists.
-        let mut block = unsafe { lists::head(index, &meta, list) };
+        let mut block = directory.heads[list as usize];
         let mut walk = Walk::new(index);
         while block != pages::INVALID_BLOCK {
             walk.step(block);

@@ -103,3 +103,37 @@ pub unsafe fn column_dims(index: pg_sys::Relation) -> Option<usize> {
     };
     (typmod > 0).then_some(typmod as usize)
 }
+
+/// The elements of vector item `offset` on vector page `block` of `index` (`bytes`: the item's
+/// element bytes), or the ERROR that the page is damaged.
+pub fn stored_elements<'a>(
+    index: pg_sys::Relation,
+    block: pg_sys::BlockNumber,
+    offset: pg_sys::OffsetNumber,
+    dims: usize,
+    bytes: &'a [u8],
+) -> Elements<'a> {
+    as_elements(dims, bytes).unwrap_or_else(|| {
+        let error = super::pages::PageError::ItemSize {
+            offset,
+            len: bytes.len(),
+            expected: dims * 4,
+        };
+        super::pages::corrupt(index, block, error)
+    })
+}
+
+/// The stored vector of item `offset` on vector page `block`, as f32.
+pub fn read_vector(
+    index: pg_sys::Relation,
+    dims: usize,
+    block: pg_sys::BlockNumber,
+    offset: pg_sys::OffsetNumber,
+) -> Vec<f32> {
+    // SAFETY: `block` is a block of this index (ReadBuffer raises an ERROR past its end), read
+    // under a share lock the guard releases.
+    let locked = unsafe { super::pages::Locked::new(index, block, pg_sys::BUFFER_LOCK_SHARE) };
+    let page = locked.view(super::pages::KIND_VECTOR);
+    let (_, bytes) = locked.ok(page.any_vector_item(offset, dims));
+    to_f32(stored_elements(index, block, offset, dims, bytes))
+}

@@ -143,7 +143,8 @@ CREATE INDEX ON docs USING tasb_ivf (emb) WITH (lists = -1);
 CREATE INDEX ON docs USING tasb_ivf (emb) WITH (probes = 3);
 CREATE INDEX ON docs USING tasb_ivf (id);
 
--- An index built on an empty table works from its first insert (one list until REINDEX).
+-- An index built on an empty table works from its first insert (one list, until rows arrive:
+-- ivf_grow tests its lists splitting as they do).
 CREATE TABLE later (id int, emb tasbvec(3));
 CREATE INDEX later_emb ON later USING tasb_ivf (emb);
 INSERT INTO later VALUES (1, '[1,0,0]'), (2, '[0,1,0]'), (3, '[0,0,2]'), (4, '[1,1,1]');

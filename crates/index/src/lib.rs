@@ -8,6 +8,7 @@
 //! - [`block`], [`fastscan`]: codes stored 32 to a block, transposed so that table lookups
 //!   (pshufb) estimate a whole block at once.
 //! - [`scan`]: the ordered, resumable scan the access method drives page by page.
+//! - [`split`]: lists that split in two as rows arrive after the build.
 //! - [`tune`]: the default number of probes, chosen at build time from the data.
 //! - [`page`]: bounds-checked reading of index pages as bytes (corrupt pages are errors).
 //! - [`memory`]: the same index in memory, the reference for recall tests and sweeps.
@@ -22,6 +23,7 @@ pub mod rabitq;
 pub mod rng;
 pub mod rotation;
 pub mod scan;
+pub mod split;
 pub mod synthetic;
 pub mod tune;
 pub mod vector;
