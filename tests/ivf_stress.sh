@@ -4,7 +4,9 @@
 #  2. kill -9 of every server process during concurrent inserts (after a checkpoint, so the
 #     index must come back from WAL), then restart;
 #  3. statement_timeout during a build and a scan; kill -9 during CREATE INDEX (its progress is
-#     visible in pg_stat_progress_create_index).
+#     visible in pg_stat_progress_create_index);
+#  4. an index built on the empty table whose lists split under concurrent inserts, deletes,
+#     scans and VACUUM, then kill -9 while inserts split lists.
 # After each, the index must match the table: a full index scan returns every live row once,
 # and recall@10 against exact search stays >= 0.95.
 set -uo pipefail
@@ -155,6 +157,39 @@ check_index "after kill -9 during a build"
 q "CREATE INDEX docs_emb2 ON docs USING tasb_ivf (emb); DROP INDEX docs_emb" >/dev/null
 check "the build succeeds after recovery" 0 $?
 check_index "with the rebuilt index"
+
+# 4. Lists that split as rows arrive, under concurrency and kill -9.
+q "DROP INDEX docs_emb2; TRUNCATE docs; CREATE INDEX docs_grow ON docs USING tasb_ivf (emb)" >/dev/null
+echo "DELETE FROM docs WHERE id = (SELECT max(id) - floor(random() * 1000)::int FROM docs);" >"$work/delete_recent.sql"
+chmod 644 "$work/delete_recent.sql"
+( for _ in $(seq 5); do q "VACUUM docs" >/dev/null; sleep 2; done ) &
+vacuums=$!
+PGOPTIONS="-c enable_seqscan=off -c jit=off" as_pg "$bindir/pgbench" -n -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres \
+    -c 6 -j 2 -T 10 -f "$work/insert.sql@6" -f "$work/delete_recent.sql@1" -f "$work/query.sql@3" "$DB" \
+    >"$work/pgbench.out" 2>&1
+check "inserts that split lists, deletes, scans and VACUUM at once: no errors" 0 $?
+grep -E "^number of (failed|transactions actually processed)" "$work/pgbench.out" | sed 's/^/        /'
+wait $vacuums
+lists="$(q "SELECT lists FROM tasb_ivf_stats('docs_grow'::regclass)")"
+echo "        $(q "SELECT count(*) FROM docs") rows, $lists lists grown from one"
+check "the lists split under concurrent inserts" t "$([ "$lists" -ge 20 ] && echo t || echo f)"
+q "VACUUM docs" >/dev/null
+check_index "after splits under concurrency"
+q "CHECKPOINT" >/dev/null
+as_pg "$bindir/pgbench" -n -h "$TASB_SOCKET_DIR" -p "$TASB_PORT" -U postgres \
+    -c 4 -j 2 -T 30 -f "$work/insert.sql" "$DB" >/dev/null 2>&1 &
+inserts=$!
+sleep 5
+kill_server
+wait $inserts 2>/dev/null
+bash "$TASB_ROOT/scripts/cluster.sh" start >/dev/null 2>&1
+after="$(q "SELECT lists FROM tasb_ivf_stats('docs_grow'::regclass)")"
+echo "        $((after - lists)) lists split off between the checkpoint and kill -9"
+check "lists split between the checkpoint and kill -9" t "$([ "$after" -gt "$lists" ] && echo t || echo f)"
+check_index "after kill -9 while lists split"
+q "INSERT INTO docs (emb) SELECT rv() FROM generate_series(1, 2000)" >/dev/null && q "VACUUM docs" >/dev/null
+check "inserts that split lists and VACUUM work after recovery" 0 $?
+check_index "after recovery, more splits and VACUUM"
 
 rm -rf "$work"
 tasb_psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null
