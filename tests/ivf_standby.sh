@@ -88,6 +88,18 @@ compare "after deletes and VACUUM"
 on_primary "REINDEX INDEX docs_emb" >/dev/null
 compare "after REINDEX"
 
+# Built on the empty table, the index's lists split as rows arrive: the standby replays splits.
+on_primary "DROP INDEX docs_emb; TRUNCATE docs; CREATE INDEX docs_emb ON docs USING tasb_ivf (emb)" >/dev/null
+on_primary "INSERT INTO docs (emb) SELECT rv() FROM generate_series(1, 6000)" >/dev/null
+catch_up
+lists="$(on_primary "SELECT lists FROM tasb_ivf_stats('docs_emb'::regclass)")"
+check "lists split on the primary" t "$([ "$lists" -ge 20 ] && echo t || echo f)"
+check "the standby has the same lists" "$lists" "$(on_standby "SELECT lists FROM tasb_ivf_stats('docs_emb'::regclass)" 2>&1)"
+compare "after lists split"
+on_primary "DELETE FROM docs WHERE id % 4 = 0" >/dev/null
+on_primary "VACUUM docs" >/dev/null
+compare "after splits, deletes and VACUUM"
+
 stop_standby
 tasb_psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null
 report_checks
