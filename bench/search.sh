@@ -34,7 +34,8 @@ fi
 case "${1:-}" in
 exact) script=exact_search.py ;;
 index) script=index.py ;;
-*) die "usage: bench/search.sh exact|index [options; --help lists them]" ;;
+grow) script=grow.py ;;
+*) die "usage: bench/search.sh exact|index|grow [options; --help lists them]" ;;
 esac
 shift
 "$venv/bin/python" "$TASB_ROOT/bench/$script" "$@"
