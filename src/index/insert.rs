@@ -132,10 +132,18 @@ unsafe fn append_vector(
             }
             held.push(tail);
         }
+        if placed.is_none() {
+            if let Some(reused) = vector_page_with_room(index, item.len(), meta.vector_tail) {
+                let page = wal.page(reused.buffer(), false);
+                placed = pages::add_item(page, &item).map(|offset| (reused.block(), offset));
+                meta.vector_tail = reused.block();
+                held.push(reused);
+            }
+        }
         let placed = match placed {
             Some(placed) => placed,
             None => {
-                let fresh = Locked::adopt(index, pages::extend(index));
+                let fresh = Locked::adopt(index, pages::new_page(index));
                 let page = wal.page(fresh.buffer(), true);
                 pages::init_page(page, KIND_VECTOR);
                 let block = fresh.block();
@@ -147,7 +155,7 @@ unsafe fn append_vector(
         };
         if meta.lists == 0 {
             // The first vector of an index built on an empty table: one list around the origin.
-            let centroid = Locked::adopt(index, pages::extend(index));
+            let centroid = Locked::adopt(index, pages::new_page(index));
             let page = wal.page(centroid.buffer(), true);
             pages::init_page(page, KIND_CENTROID);
             let centroid_item = pages::centroid_item(pages::INVALID_BLOCK, 0.0, &vec![0.0; dims]);
@@ -164,6 +172,46 @@ unsafe fn append_vector(
         drop(meta_lock);
         (meta, placed)
     }
+}
+
+/// A vector page with room for an item of `item_bytes` that VACUUM recorded in the free space map
+/// (other than `tail`), exclusively locked; None when there is none.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index; pages are locked only conditionally.
+unsafe fn vector_page_with_room(
+    index: pg_sys::Relation,
+    item_bytes: usize,
+    tail: pg_sys::BlockNumber,
+) -> Option<Locked> {
+    let needed = pages::maxalign(item_bytes) + std::mem::size_of::<pg_sys::ItemIdData>();
+    for _ in 0..4 {
+        // SAFETY: per the contract; a buffer not returned is released by its guard.
+        unsafe {
+            let block = pg_sys::GetPageWithFreeSpace(index, needed);
+            if block == pages::INVALID_BLOCK || block == tail {
+                return None;
+            }
+            let buffer = pg_sys::ReadBuffer(index, block);
+            if !pg_sys::ConditionalLockBuffer(buffer) {
+                pg_sys::ReleaseBuffer(buffer);
+                continue;
+            }
+            let locked = Locked::adopt(index, buffer);
+            let bytes = pages::bytes(locked.page());
+            match PageView::parse(bytes) {
+                Ok(page)
+                    if page.kind() == KIND_VECTOR && pages::has_room(locked.page(), item_bytes) =>
+                {
+                    return Some(locked)
+                }
+                // A whole free page stays for new_page; anything else is no longer what the map says.
+                _ if pages::is_reusable(bytes) => {}
+                _ => pg_sys::RecordPageWithFreeSpace(index, block, 0),
+            }
+        }
+    }
+    None
 }
 
 /// Whether a row the index holds may still be live: some vector item's heap row is visible to
@@ -211,6 +259,9 @@ unsafe fn may_hold_live_rows(index: pg_sys::Relation, heap: pg_sys::Relation) ->
                 Err(error) => pages::corrupt(index, block, error),
                 Ok(page) if page.kind() == KIND_VECTOR => {
                     for offset in 1..=page.max_offset() {
+                        if page.is_unused(offset) {
+                            continue; // a removed vector
+                        }
                         let item = locked.ok(page.item(offset));
                         if item.len() < pages::VECTOR_PREFIX {
                             let error = pages::PageError::ItemSize {
@@ -334,7 +385,7 @@ unsafe fn add_entry(
             }
         }
         if held.is_none() {
-            let fresh = Locked::adopt(index, pages::extend(index));
+            let fresh = Locked::adopt(index, pages::new_page(index));
             let page = wal.page(fresh.buffer(), true);
             pages::init_page(page, KIND_LIST);
             (*pages::opaque(page)).next = head;

@@ -11,6 +11,7 @@ mod metric;
 pub mod options;
 mod pages;
 mod recall;
+mod reclaim;
 mod retune;
 mod scan;
 mod split;

@@ -74,8 +74,16 @@ const META_BYTES_BEFORE_0_3: usize = std::mem::offset_of!(Meta, estimated_recall
 pub struct Opaque {
     pub next: pg_sys::BlockNumber,
     pub kind: u16,
-    pub _reserved: u16,
+    pub flags: u16,
 }
+
+/// Opaque flag: nothing refers to the page any more (a list chain that a split replaced); scans
+/// that began before may still read it, until its pd_prune_xid is older than every snapshot.
+pub const FLAG_RETIRED: u16 = 1;
+
+/// Vector item prefix byte 6 (after the heap TID): VACUUM removed the row's list entry; the item
+/// goes once the page's pd_prune_xid is older than every snapshot.
+pub const VECTOR_DEAD_AT: usize = 6;
 
 const _: () = {
     assert!(tasb_index::page::BLCKSZ == pg_sys::BLCKSZ as usize);
@@ -182,7 +190,7 @@ pub unsafe fn init_page(page: pg_sys::Page, kind: u16) {
         let opaque = opaque(page);
         (*opaque).next = INVALID_BLOCK;
         (*opaque).kind = kind;
-        (*opaque)._reserved = 0;
+        (*opaque).flags = 0;
     }
 }
 
@@ -450,6 +458,70 @@ pub unsafe fn extend(index: pg_sys::Relation) -> pg_sys::Buffer {
         pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
         pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
         buffer
+    }
+}
+
+/// Marks the page (exclusively locked, or a WAL record's copy) as holding something no longer
+/// referenced as of now: `flag` in the special space (0 for none) and the next transaction id in
+/// pd_prune_xid, so it is reclaimed once no snapshot from before can remain.
+///
+/// # Safety
+/// `page` is an initialised page of this index, exclusively locked or a WAL record's copy.
+pub unsafe fn mark_retired(page: pg_sys::Page, flag: u16) {
+    // SAFETY: per the contract; ReadNextTransactionId only reads shared state.
+    unsafe {
+        (*opaque(page)).flags |= flag;
+        (*(page as *mut pg_sys::PageHeaderData)).pd_prune_xid = pg_sys::ReadNextTransactionId();
+    }
+}
+
+/// Whether no snapshot can still see what happened before transaction `xid` was assigned.
+pub fn is_removable(xid: u32) -> bool {
+    let xid = pg_sys::TransactionId::from(xid);
+    // SAFETY: a plain horizon check against the running transactions (null relation: the
+    // strictest horizon, valid for every relation).
+    xid != pg_sys::InvalidTransactionId
+        && unsafe { pg_sys::GlobalVisCheckRemovableXid(std::ptr::null_mut(), xid) }
+}
+
+/// Whether a page found in the free space map may be taken for a new page: never written, a
+/// retired list page no scan can reach, or a vector page whose every vector VACUUM removed.
+pub fn is_reusable(bytes: &[u8]) -> bool {
+    match PageView::parse(bytes) {
+        Err(PageError::New) => true,
+        Err(_) => false,
+        Ok(page) => match page.kind() {
+            KIND_LIST => page.flags() & FLAG_RETIRED != 0 && is_removable(page.prune_xid()),
+            KIND_VECTOR => (1..=page.max_offset()).all(|offset| page.is_unused(offset)),
+            _ => false,
+        },
+    }
+}
+
+/// A new page for an index after its build, exclusively locked and to be initialised (logged
+/// whole): a reusable page from the free space map (VACUUM records them), else a new block at the
+/// end of the relation.
+///
+/// # Safety
+/// `index` is an open index relation; the caller holds no lock the free pages' lockers wait for
+/// (they are locked only conditionally here).
+pub unsafe fn new_page(index: pg_sys::Relation) -> pg_sys::Buffer {
+    // SAFETY: per the contract; every buffer not returned is unlocked and released.
+    unsafe {
+        loop {
+            let block = pg_sys::GetFreeIndexPage(index);
+            if block == INVALID_BLOCK {
+                return extend(index);
+            }
+            let buffer = pg_sys::ReadBuffer(index, block);
+            if pg_sys::ConditionalLockBuffer(buffer) {
+                if is_reusable(bytes(pg_sys::BufferGetPage(buffer))) {
+                    return buffer;
+                }
+                pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_UNLOCK as i32);
+            }
+            pg_sys::ReleaseBuffer(buffer);
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //! one linked from it) and raises the meta page's list count and directory epoch. A crash before
 //! that record leaves the new chains unreferenced and the list as it was; after it, the old chain
 //! is unreferenced. The old pages are left as they were, so scans that read the directory before
-//! the split still read every row once; they are reclaimed by REINDEX.
+//! the split still read every row once; they are flagged retired, and VACUUM reclaims them once
+//! no snapshot from before the split remains.
 //!
 //! Locks: one split at a time (a conditional heavyweight lock on the meta page's number: an
 //! insert that does not get it leaves the split to a later insert), and VACUUM takes it in share
@@ -130,7 +131,7 @@ unsafe fn split(index: pg_sys::Relation, list: u32) {
             return; // unreachable under the split lock; a stale shape must never be split
         }
         let head = lists::read_head(item);
-        let payloads = list_entries(index, &layout, head);
+        let (payloads, old_pages) = list_entries(index, &layout, head);
         let mut rows = Vec::with_capacity(payloads.len() * dims);
         for payload in &payloads {
             let start = rows.len();
@@ -182,7 +183,7 @@ unsafe fn split(index: pg_sys::Relation, list: u32) {
         let tail_buffer = tail.as_ref().map_or(centroid.buffer(), Locked::buffer);
         let fresh = new_list
             .is_multiple_of(per_page)
-            .then(|| Locked::adopt(index, pages::extend(index)));
+            .then(|| Locked::adopt(index, pages::new_page(index)));
         let meta_lock = Locked::new(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         let mut current = meta_lock
             .ok(pages::read_meta(meta_lock.page()))
@@ -229,20 +230,43 @@ unsafe fn split(index: pg_sys::Relation, list: u32) {
         drop(fresh);
         drop(tail);
         drop(centroid);
+        retire(index, &old_pages);
     }
 }
 
-/// Every entry's payload in the list starting at `head`.
+/// Flags the pages of a replaced chain as retired, so VACUUM reclaims them once no scan that read
+/// the directory before the split can remain. A crash before this leaves them unflagged and
+/// unreferenced: VACUUM finds and retires such pages too.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index; the pages are list pages nothing refers to any more.
+pub unsafe fn retire(index: pg_sys::Relation, blocks: &[pg_sys::BlockNumber]) {
+    for &block in blocks {
+        // SAFETY: per the contract; only the special space flags and pd_prune_xid change, so
+        // scans still reading the page see the same entries.
+        unsafe {
+            let locked = Locked::new(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            locked.view(KIND_LIST);
+            let mut wal = WalRecord::start(index);
+            pages::mark_retired(wal.page(locked.buffer(), false), pages::FLAG_RETIRED);
+            wal.finish();
+        }
+    }
+}
+
+/// Every entry's payload in the list starting at `head`, and the list's pages.
 fn list_entries(
     index: pg_sys::Relation,
     layout: &BlockLayout,
     head: pg_sys::BlockNumber,
-) -> Vec<Payload> {
+) -> (Vec<Payload>, Vec<pg_sys::BlockNumber>) {
     let mut payloads = Vec::new();
+    let mut blocks = Vec::new();
     let mut block = head;
     let mut walk = Walk::new(index);
     while block != pages::INVALID_BLOCK {
         walk.step(block);
+        blocks.push(block);
         // SAFETY: a list page of the index, share-locked while read; the guard releases it.
         let locked = unsafe { Locked::new(index, block, pg_sys::BUFFER_LOCK_SHARE) };
         let page = locked.view(KIND_LIST);
@@ -254,7 +278,7 @@ fn list_entries(
         }
         block = page.next();
     }
-    payloads
+    (payloads, blocks)
 }
 
 /// Writes `entries` (code, payload) as a new chain of list pages, each logged whole; returns its
@@ -298,7 +322,7 @@ unsafe fn write_chain(
         // SAFETY: a freshly extended, exclusively locked buffer, logged whole; the guard releases
         // it after the record is written.
         unsafe {
-            let fresh = Locked::adopt(index, pages::extend(index));
+            let fresh = Locked::adopt(index, pages::new_page(index));
             (*pages::opaque(image.page())).next = next;
             let mut wal = WalRecord::start(index);
             let page = wal.page(fresh.buffer(), true);

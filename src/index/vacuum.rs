@@ -1,11 +1,13 @@
 //! VACUUM: removes the entries of dead rows from the blocks on list pages (under a cleanup lock,
-//! with generic WAL); a block's last entry moves into each hole. Inserts refill the blocks of a
-//! list's head page; space on older pages is reclaimed by REINDEX, as are the vectors of removed
-//! entries (never read again). Centroids stay, so recall stays.
+//! with generic WAL); a block's last entry moves into each hole, and inserts refill the blocks of
+//! a list's head page. The removed entries' vectors are flagged dead, and the cleanup pass
+//! ([`super::reclaim`]) frees them, with the pages splits retired, once no scan can reach them.
+//! Centroids stay, so recall stays.
 
 use super::cache;
 use super::lists::{self, Walk};
 use super::pages::{self, Locked, Payload, WalRecord};
+use super::reclaim;
 use super::retune;
 use super::split::SplitLock;
 use pgrx::pg_sys;
@@ -49,6 +51,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         } else {
             stats
         };
+        (*stats).pages_free = reclaim::reclaim((*info).index, (*info).strategy);
         if retune::is_due(&lists::meta((*info).index)) {
             retune::retune((*info).index);
         }
@@ -57,6 +60,29 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             pg_sys::ForkNumber::MAIN_FORKNUM,
         );
         stats
+    }
+}
+
+/// Sets the meta page's vector count (the table size lists split by) to the live entries VACUUM
+/// counted, so rows that came and went do not keep raising the size lists grow to.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index; the caller holds none of its buffers.
+unsafe fn count_vectors(index: pg_sys::Relation, live: u64) {
+    // SAFETY: the meta page, exclusively locked and changed through generic WAL; the guard
+    // releases it.
+    unsafe {
+        let meta_lock = Locked::new(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let mut meta = meta_lock
+            .ok(pages::read_meta(meta_lock.page()))
+            .unwrap_or_else(|| lists::not_an_index());
+        if meta.vectors == 0 || meta.vectors == live {
+            return; // an index from before tasb 0.5 (no count), or nothing to change
+        }
+        meta.vectors = live.max(1);
+        let mut wal = WalRecord::start(index);
+        pages::write_meta(wal.page(meta_lock.buffer(), false), &meta);
+        wal.finish();
     }
 }
 
@@ -75,6 +101,7 @@ unsafe fn walk(
     let layout = lists::layout(&meta);
     let mut live = 0.0;
     let mut removed = 0.0;
+    let mut dead_vectors = Vec::new();
     if meta.lists == 0 {
         return;
     }
@@ -108,6 +135,7 @@ unsafe fn walk(
                     let mut payload = Payload::read(layout.payload(entries, slot));
                     if is_dead(&mut payload.heap) {
                         dead.push((offset, slot));
+                        dead_vectors.push((payload.vector_block, payload.vector_offset));
                     } else {
                         live += 1.0;
                     }
@@ -133,6 +161,10 @@ unsafe fn walk(
             block = next;
         }
     }
+    // SAFETY: the entries that named these vectors are gone, and no split runs meanwhile.
+    unsafe { reclaim::mark_dead_vectors(index, strategy, dead_vectors) };
+    // SAFETY: an open tasb_ivf index; no buffer is held.
+    unsafe { count_vectors(index, live as u64) };
     // SAFETY: VACUUM's stats struct.
     unsafe {
         (*stats).tuples_removed += removed;

@@ -49,6 +49,40 @@ SET tasb.probes = 100000;
 SELECT count(*) AS returned, count(DISTINCT id) AS distinct_rows, count(*) FILTER (WHERE id % 2 = 0) AS deleted_returned
 FROM (SELECT id FROM grow ORDER BY emb <#> grow_row(7) LIMIT 100000) s;
 RESET tasb.probes;
+-- VACUUM reclaims what rows that came and went leave behind (their vectors, and the list pages
+-- splits replaced): under a steady load of inserts and deletes the index stops growing. Each
+-- round replaces half the rows; a VACUUM frees what the one before it flagged.
+CREATE TABLE churn (id int PRIMARY KEY, emb tasbvec(256));
+CREATE INDEX churn_emb ON churn USING tasb_ivf (emb);
+CREATE FUNCTION churn_round(r int) RETURNS void LANGUAGE sql AS $$
+    DELETE FROM churn WHERE id <= r * 1500;
+    INSERT INTO churn SELECT i, array(SELECT random() + 0 * i FROM generate_series(1, 256))::real[]::tasbvec
+    FROM generate_series(3000 + (r - 1) * 1500 + 1, 3000 + r * 1500) i;
+$$;
+INSERT INTO churn SELECT i, array(SELECT random() + 0 * i FROM generate_series(1, 256))::real[]::tasbvec
+FROM generate_series(1, 3000) i;
+CREATE TEMP TABLE churn_sizes (round int, pages bigint);
+SELECT churn_round(1);
+VACUUM churn;
+SELECT churn_round(2);
+VACUUM churn;
+INSERT INTO churn_sizes SELECT 2, pg_relation_size('churn_emb') / 8192;
+SELECT churn_round(3);
+VACUUM churn;
+SELECT churn_round(4);
+VACUUM churn;
+SELECT churn_round(5);
+VACUUM churn;
+SELECT churn_round(6);
+VACUUM churn;
+INSERT INTO churn_sizes SELECT 6, pg_relation_size('churn_emb') / 8192;
+-- Four more rounds wrote 6,000 vectors (of 256 floats: 750 pages of them alone).
+SELECT (SELECT pages FROM churn_sizes WHERE round = 6) < 1.1 * (SELECT pages FROM churn_sizes WHERE round = 2)
+       AS size_stopped_growing;
+SET tasb.probes = 100000;
+SELECT count(*) AS returned, count(DISTINCT id) AS distinct_rows, min(id) > 9000 AS only_live_rows
+FROM (SELECT id FROM churn ORDER BY emb <#> (SELECT emb FROM churn WHERE id = 9001) LIMIT 100000) s;
+RESET tasb.probes;
 -- Built on a tenth of the rows, then the rest inserted by a plain role that owns nothing but
 -- may insert: its inserts split lists too.
 CREATE TABLE grow_later (id int PRIMARY KEY, emb tasbvec(24));
@@ -67,6 +101,7 @@ SELECT count(*) AS returned, count(DISTINCT id) AS distinct_rows
 FROM (SELECT id FROM grow_later ORDER BY emb <#> grow_row(9) LIMIT 100000) s;
 RESET tasb.probes;
 RESET enable_seqscan;
-DROP TABLE grow, grow_later, grow_queries, grow_topics;
+DROP TABLE grow, grow_later, grow_queries, grow_topics, churn;
+DROP FUNCTION churn_round(int);
 DROP FUNCTION grow_row(int), grow_top(tasbvec, int), grow_exact_top(tasbvec, int);
 DROP ROLE grow_writer;

@@ -220,6 +220,30 @@ impl<'a> PageView<'a> {
         Ok(off..off + len)
     }
 
+    /// Whether item `offset` (1-based, at most max_offset) is an unused line pointer: a vector
+    /// VACUUM removed once no scan could still reach it.
+    pub fn is_unused(&self, offset: u16) -> bool {
+        if offset == 0 || offset > self.max_offset {
+            return false;
+        }
+        let raw = u32_at(
+            self.bytes,
+            HEADER_BYTES + (offset as usize - 1) * LINE_POINTER_BYTES,
+        );
+        (raw >> 15) & 3 == 0 && raw >> 17 == 0
+    }
+
+    /// The page's special space flags (after `next` and `kind`).
+    pub fn flags(&self) -> u16 {
+        u16_at(self.bytes, SPECIAL_AT + 6)
+    }
+
+    /// pd_prune_xid: for tasb_ivf, the transaction after which no scan can reach what the page's
+    /// flags say is retired or dead.
+    pub fn prune_xid(&self) -> u32 {
+        u32_at(self.bytes, 20)
+    }
+
     /// The bytes of item `offset` (1-based).
     pub fn item(&self, offset: u16) -> Result<&'a [u8], PageError> {
         let range = self.item_range(offset)?;
