@@ -11,6 +11,7 @@ use super::vectors::{
     column_dims, datum_elements, dims_mismatch, element_bytes, to_f32, too_large,
 };
 use pgrx::pg_sys;
+use std::cell::Cell;
 use tasb_index::ivf::encode_entry;
 use tasb_index::kmeans;
 use tasb_index::vector::normalize;
@@ -37,8 +38,11 @@ pub unsafe extern "C-unwind" fn aminsert(
         if metric::of_index(index) == Metric::Cosine && !normalize(&mut x) {
             return false; // no direction, no cosine distance: not indexed, as in the build
         }
-        let (meta, (vector_block, vector_offset)) =
-            append_vector(index, heap, dims, bytes, &*heap_tid);
+        let item = pages::vector_item(&*heap_tid, bytes);
+        let (meta, (vector_block, vector_offset)) = match append_shared(index, dims, &item) {
+            Some(appended) => appended,
+            None => append_vector(index, heap, dims, bytes, &*heap_tid),
+        };
         let mut payload = Vec::with_capacity(pages::PAYLOAD_BYTES);
         pages::Payload {
             heap: *heap_tid,
@@ -81,6 +85,117 @@ pub unsafe extern "C-unwind" fn aminsert(
             }
         }
         false
+    }
+}
+
+thread_local! {
+    /// The vector page this backend appends to, per index (tablespace, database, relfilenode,
+    /// build): each writer fills its own page, so writers do not queue on one.
+    static OWN_PAGE: Cell<(u32, u32, u32, u64, pg_sys::BlockNumber)> =
+        const { Cell::new((0, 0, 0, 0, pages::INVALID_BLOCK)) };
+    /// Vectors this backend appended that the meta page's count does not include yet.
+    static UNCOUNTED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Appends the vector to this backend's own vector page (or one with room from the free space
+/// map, or a new one) under a share lock of the meta page, so concurrent writers do not serialise
+/// on it; None when the index needs [`append_vector`]'s exclusive path (its first vector, or a
+/// vector of other dimensions). The share lock keeps that path out meanwhile.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index; pages other than the meta page are locked only
+/// conditionally while it is held (a list page's locker may be waiting for the meta page).
+unsafe fn append_shared(
+    index: pg_sys::Relation,
+    dims: usize,
+    item: &[u8],
+) -> Option<(pages::Meta, (pg_sys::BlockNumber, pg_sys::OffsetNumber))> {
+    // SAFETY: per the contract; the guards release every buffer after the WAL record is
+    // finished (or on an ERROR).
+    unsafe {
+        let meta_lock = Locked::new(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
+        let meta = meta_lock
+            .ok(pages::read_meta(meta_lock.page()))
+            .unwrap_or_else(|| lists::not_an_index());
+        if meta.lists == 0 || meta.dims as usize != dims {
+            return None;
+        }
+        let node = (*index).rd_node;
+        let key = (
+            node.spcNode.to_u32(),
+            node.dbNode.to_u32(),
+            node.relNode.to_u32(),
+            meta.build_id,
+        );
+        let cached = OWN_PAGE.with(Cell::get);
+        let own = if (cached.0, cached.1, cached.2, cached.3) == key {
+            cached.4
+        } else {
+            meta.vector_tail
+        };
+        let mut target = None;
+        if own != pages::INVALID_BLOCK {
+            let buffer = pg_sys::ReadBuffer(index, own);
+            if pg_sys::ConditionalLockBuffer(buffer) {
+                let locked = Locked::adopt(index, buffer);
+                let usable = PageView::parse(pages::bytes(locked.page()))
+                    .is_ok_and(|page| page.kind() == KIND_VECTOR)
+                    && pages::has_room(locked.page(), item.len());
+                if usable {
+                    target = Some((locked, false));
+                }
+            } else {
+                pg_sys::ReleaseBuffer(buffer);
+            }
+        }
+        let (locked, fresh) = match target {
+            Some(target) => target,
+            None => match vector_page_with_room(index, item.len(), pages::INVALID_BLOCK) {
+                Some(reused) => (reused, false),
+                None => (Locked::adopt(index, pages::new_page(index)), true),
+            },
+        };
+        let mut wal = WalRecord::start(index);
+        let page = wal.page(locked.buffer(), fresh);
+        if fresh {
+            pages::init_page(page, KIND_VECTOR);
+        }
+        let offset = pages::add_item(page, item).unwrap_or_else(|| too_large(dims));
+        wal.finish();
+        let block = locked.block();
+        OWN_PAGE.with(|own| own.set((key.0, key.1, key.2, key.3, block)));
+        UNCOUNTED.with(|n| n.set(n.get() + 1));
+        drop(locked);
+        drop(meta_lock);
+        Some((meta, (block, offset)))
+    }
+}
+
+/// Adds the vectors this backend appended since it last did to the meta page's count (which
+/// decides when lists split); called now and then, not on every insert, to keep writers off the
+/// meta page's exclusive lock.
+///
+/// # Safety
+/// `index` is an open tasb_ivf index; the caller holds none of its buffers.
+pub unsafe fn count_appended(index: pg_sys::Relation) {
+    let uncounted = UNCOUNTED.with(|n| n.replace(0));
+    if uncounted == 0 {
+        return;
+    }
+    // SAFETY: the meta page, exclusively locked and changed through generic WAL; the guard
+    // releases it.
+    unsafe {
+        let meta_lock = Locked::new(index, pages::META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let mut meta = meta_lock
+            .ok(pages::read_meta(meta_lock.page()))
+            .unwrap_or_else(|| lists::not_an_index());
+        if meta.vectors == 0 {
+            return; // an index from before tasb 0.5 keeps no count
+        }
+        meta.vectors += uncounted;
+        let mut wal = WalRecord::start(index);
+        pages::write_meta(wal.page(meta_lock.buffer(), false), &meta);
+        wal.finish();
     }
 }
 

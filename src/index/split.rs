@@ -36,7 +36,10 @@ use tasb_index::vector::normalize;
 /// buffers.
 pub unsafe fn consider(index: pg_sys::Relation, list: u32) {
     // SAFETY: per the contract.
-    let meta = unsafe { lists::meta(index) };
+    let meta = unsafe {
+        super::insert::count_appended(index);
+        lists::meta(index)
+    };
     if meta.vectors == 0 || list >= meta.lists {
         return; // an index from before tasb 0.5 does not know its size
     }
