@@ -64,7 +64,8 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
 }
 
 /// Sets the meta page's vector count (the table size lists split by) to the live entries VACUUM
-/// counted, so rows that came and went do not keep raising the size lists grow to.
+/// counted, so rows that came and went do not keep raising the size lists grow to (and an index
+/// from before tasb 0.5, which kept no count, starts splitting lists).
 ///
 /// # Safety
 /// `index` is an open tasb_ivf index; the caller holds none of its buffers.
@@ -76,8 +77,8 @@ unsafe fn count_vectors(index: pg_sys::Relation, live: u64) {
         let mut meta = meta_lock
             .ok(pages::read_meta(meta_lock.page()))
             .unwrap_or_else(|| lists::not_an_index());
-        if meta.vectors == 0 || meta.vectors == live {
-            return; // an index from before tasb 0.5 (no count), or nothing to change
+        if meta.vectors == live {
+            return;
         }
         meta.vectors = live.max(1);
         let mut wal = WalRecord::start(index);
