@@ -41,7 +41,7 @@ pub unsafe extern "C-unwind" fn aminsert(
         let item = pages::vector_item(&*heap_tid, bytes);
         let (meta, (vector_block, vector_offset)) = match append_shared(index, dims, &item) {
             Some(appended) => appended,
-            None => append_vector(index, heap, dims, bytes, &*heap_tid),
+            None => append_vector(index, heap, dims, &item),
         };
         let mut payload = Vec::with_capacity(pages::PAYLOAD_BYTES);
         pages::Payload {
@@ -211,10 +211,8 @@ unsafe fn append_vector(
     index: pg_sys::Relation,
     heap: pg_sys::Relation,
     dims: usize,
-    bytes: &[u8],
-    heap_tid: &pg_sys::ItemPointerData,
+    item: &[u8],
 ) -> (pages::Meta, (pg_sys::BlockNumber, pg_sys::OffsetNumber)) {
-    let item = pages::vector_item(heap_tid, bytes);
     // SAFETY: lock order is meta, then vector/centroid pages; the guards release every buffer
     // after the WAL record is finished (or on an ERROR).
     unsafe {
@@ -243,14 +241,14 @@ unsafe fn append_vector(
             tail.view(KIND_VECTOR);
             if pages::has_room(tail.page(), item.len()) {
                 let page = wal.page(tail.buffer(), false);
-                placed = pages::add_item(page, &item).map(|offset| (meta.vector_tail, offset));
+                placed = pages::add_item(page, item).map(|offset| (meta.vector_tail, offset));
             }
             held.push(tail);
         }
         if placed.is_none() {
             if let Some(reused) = vector_page_with_room(index, item.len(), meta.vector_tail) {
                 let page = wal.page(reused.buffer(), false);
-                placed = pages::add_item(page, &item).map(|offset| (reused.block(), offset));
+                placed = pages::add_item(page, item).map(|offset| (reused.block(), offset));
                 meta.vector_tail = reused.block();
                 held.push(reused);
             }
@@ -263,7 +261,7 @@ unsafe fn append_vector(
                 pages::init_page(page, KIND_VECTOR);
                 let block = fresh.block();
                 held.push(fresh);
-                let offset = pages::add_item(page, &item).unwrap_or_else(|| too_large(dims));
+                let offset = pages::add_item(page, item).unwrap_or_else(|| too_large(dims));
                 meta.vector_tail = block;
                 (block, offset)
             }

@@ -5,10 +5,10 @@
 
 use super::build::build_pool;
 use super::cache;
-use super::lists::{self, Walk};
+use super::lists;
 use super::metric::{self, Metric};
-use super::pages::{self, Locked, Payload, WalRecord, KIND_LIST, KIND_VECTOR};
-use super::split::SplitLock;
+use super::pages::{self, Locked, WalRecord, KIND_VECTOR};
+use super::split::{list_entries, SplitLock};
 use super::vectors::{read_vector, stored_elements, to_f32};
 use pgrx::pg_sys;
 use tasb_index::kmeans;
@@ -48,23 +48,13 @@ pub unsafe fn retune(index: pg_sys::Relation) {
     let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
     let mut entries: Vec<(pg_sys::BlockNumber, pg_sys::OffsetNumber, u32)> = Vec::new();
     for (list, &head) in directory.heads.iter().enumerate() {
-        let mut block = head;
-        let mut walk = Walk::new(index);
-        while block != pages::INVALID_BLOCK {
-            walk.step(block);
-            pgrx::check_for_interrupts!();
-            // SAFETY: a list page, share-locked while read; the guard releases it.
-            let locked = unsafe { Locked::new(index, block, pg_sys::BUFFER_LOCK_SHARE) };
-            let page = locked.view(KIND_LIST);
-            for offset in 1..=page.max_offset() {
-                let items = locked.ok(lists::block_item(&page, offset, &layout));
-                for slot in 0..layout.len(items) {
-                    let payload = Payload::read(layout.payload(items, slot));
-                    entries.push((payload.vector_block, payload.vector_offset, list as u32));
-                }
-            }
-            block = page.next();
-        }
+        pgrx::check_for_interrupts!();
+        let (payloads, _) = list_entries(index, &layout, head);
+        entries.extend(
+            payloads
+                .iter()
+                .map(|payload| (payload.vector_block, payload.vector_offset, list as u32)),
+        );
         if entries.len() * std::mem::size_of::<(u32, u16, u32)>() > budget {
             return;
         }

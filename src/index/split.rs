@@ -258,7 +258,7 @@ pub unsafe fn retire(index: pg_sys::Relation, blocks: &[pg_sys::BlockNumber]) {
 }
 
 /// Every entry's payload in the list starting at `head`, and the list's pages.
-fn list_entries(
+pub fn list_entries(
     index: pg_sys::Relation,
     layout: &BlockLayout,
     head: pg_sys::BlockNumber,

@@ -98,7 +98,8 @@ pub fn train_in(
     centroids
 }
 
-fn normalized(v: &[f32]) -> Vec<f32> {
+/// `v` scaled to unit length (a zero vector stays zero).
+pub(crate) fn normalized(v: &[f32]) -> Vec<f32> {
     let norm = dot(v, v).sqrt();
     if norm > 0.0 {
         v.iter().map(|x| x / norm).collect()

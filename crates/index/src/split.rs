@@ -5,6 +5,7 @@
 //! rows) and happens inside an insert.
 
 use crate::ivf::default_lists;
+use crate::kmeans::normalized;
 use crate::rng::Rng;
 use crate::vector::dot;
 
@@ -43,7 +44,7 @@ pub fn split_in_two(rows: &[f32], dims: usize, seed: u64) -> Option<Halves> {
     if dims == 0 || n < 2 {
         return None;
     }
-    let unit: Vec<f32> = rows.chunks(dims).flat_map(unit_or_zero).collect();
+    let unit: Vec<f32> = rows.chunks(dims).flat_map(normalized).collect();
     let mut rng = Rng(seed);
     // Seeds: a random row, then the row farthest from it in angle (k-means++ for two).
     let first = (rng.next_u64() as usize) % n;
@@ -68,7 +69,7 @@ pub fn split_in_two(rows: &[f32], dims: usize, seed: u64) -> Option<Halves> {
         if sum_a.iter().all(|&v| v == 0.0) || sum_b.iter().all(|&v| v == 0.0) {
             break;
         }
-        directions = unit_or_zero(sum_a).chain(unit_or_zero(sum_b)).collect();
+        directions = [normalized(sum_a), normalized(sum_b)].concat();
     }
     let on_second = second.iter().filter(|&&s| s).count();
     let smaller = on_second.min(n - on_second);
@@ -95,12 +96,6 @@ fn side_sums(rows: &[f32], dims: usize, second: &[bool]) -> Vec<f32> {
         }
     }
     sums.into_iter().map(|s| s as f32).collect()
-}
-
-fn unit_or_zero(x: &[f32]) -> impl Iterator<Item = f32> + '_ {
-    let norm = dot(x, x).sqrt();
-    let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-    x.iter().map(move |v| v * scale)
 }
 
 #[cfg(test)]
